@@ -1,0 +1,44 @@
+# Debian's system libraries as Bazel targets. Headers live in /usr/include, which the compiler
+# searches already, so the targets only carry link flags.
+package(default_visibility = ["//visibility:public"])
+
+cc_library(
+    name = "absl",
+    linkopts = %{ABSEIL_LINKOPTS},
+)
+
+# xxHash is used header-only (XXH_INLINE_ALL): nothing to link.
+cc_library(name = "xxhash")
+
+cc_library(
+    name = "gtest",
+    linkopts = ["-lgmock", "-lgtest", "-lpthread"],
+    testonly = True,
+)
+
+cc_library(
+    name = "gtest_main",
+    linkopts = ["-lgmock", "-lgtest_main", "-lgtest", "-lpthread"],
+    testonly = True,
+)
+
+cc_library(
+    name = "benchmark",
+    linkopts = ["-lbenchmark", "-lpthread"],
+)
+
+cc_library(
+    name = "benchmark_main",
+    linkopts = ["-lbenchmark_main", "-lbenchmark", "-lpthread"],
+)
+
+# Peers for the side-by-side benchmarks only; the library never depends on them.
+cc_library(
+    name = "leveldb",
+    linkopts = ["-lleveldb"],
+)
+
+cc_library(
+    name = "rocksdb",
+    linkopts = ["-lrocksdb"],
+)
