@@ -19,10 +19,10 @@ inline uint64_t HashKey(absl::string_view encoded_key) {
   return XXH3_64bits(encoded_key.data(), encoded_key.size());
 }
 
-// Checksum of bytes on disk. A distinct seed keeps a checksum from ever equalling a key hash of
+// Checksum of bytes on disk; `salt` folds in a field stored beside them (a length, a kind). A distinct seed keeps a checksum from ever equalling a key hash of
 // the same bytes, so a misplaced field cannot pass for the other.
-inline uint64_t Checksum(absl::string_view bytes) {
-  return XXH3_64bits_withSeed(bytes.data(), bytes.size(), 0x6b7673746f7265ULL);
+inline uint64_t Checksum(absl::string_view bytes, uint64_t salt = 0) {
+  return XXH3_64bits_withSeed(bytes.data(), bytes.size(), 0x6b7673746f7265ULL ^ salt);
 }
 
 }  // namespace kvstore::internal

@@ -1,0 +1,363 @@
+// The I/O seam of kvstore: every file operation the store makes goes through an Env, so tests can
+// substitute one that injects faults or drops unsynced data. PosixEnv is the default.
+#ifndef KVSTORE_ENV_H_
+#define KVSTORE_ENV_H_
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace kvstore {
+
+// A file written sequentially. Append buffers in user space; Flush hands the bytes to the OS (they
+// then survive a process crash); Sync also makes them durable (they survive power loss).
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual absl::Status Append(absl::string_view data) = 0;
+  virtual absl::Status Flush() = 0;
+  virtual absl::Status Sync() = 0;
+  virtual absl::Status Close() = 0;
+};
+
+// A file read at arbitrary offsets from many threads at once.
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads up to `n` bytes at `offset`. `*result` may point into `scratch` (which must hold `n`
+  // bytes) or into memory the file owns.
+  virtual absl::Status Read(uint64_t offset, size_t n, absl::string_view* result,
+                            char* scratch) const = 0;
+  virtual uint64_t Size() const = 0;
+  // True when every view Read returns stays valid and unchanged while this file is open (a
+  // memory map). Callers then may verify a block's checksum once instead of on every read.
+  virtual bool StableViews() const { return false; }
+};
+
+// Held while a store is open; destroying it releases the lock.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  // The process-wide POSIX environment.
+  static Env* Default();
+
+  // Creates `path`, or truncates it if it exists.
+  virtual absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  virtual absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
+      const std::string& path) = 0;
+  virtual absl::Status ReadFileToString(const std::string& path, std::string* contents) = 0;
+  virtual bool FileExists(const std::string& path) = 0;
+  virtual bool IsDirectory(const std::string& path) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> GetChildren(const std::string& dir) = 0;
+  virtual absl::StatusOr<uint64_t> GetFileSize(const std::string& path) = 0;
+  virtual absl::Status RemoveFile(const std::string& path) = 0;
+  // Atomically replaces `to` with `from`. Durable only after SyncDir of the directory.
+  virtual absl::Status RenameFile(const std::string& from, const std::string& to) = 0;
+  // Creates `dir`; succeeds if it exists already as a directory.
+  virtual absl::Status CreateDir(const std::string& dir) = 0;
+  // Makes the directory's entries (created, renamed, removed files) durable.
+  virtual absl::Status SyncDir(const std::string& dir) = 0;
+  // Takes an exclusive lock on `path` (creating it) that another process or another LockFile
+  // call in this process cannot take until released.
+  virtual absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
+};
+
+namespace internal {
+
+inline absl::Status PosixError(absl::string_view what, const std::string& path, int error) {
+  return absl::ErrnoToStatus(error, absl::StrCat(what, " ", path));
+}
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixWritableFile() override { Close().IgnoreError(); }
+
+  absl::Status Append(absl::string_view data) override {
+    // Small appends gather in the buffer so a flush costs one write(); large ones go straight out.
+    if (buffer_.size() + data.size() <= kBufferBytes) {
+      buffer_.append(data.data(), data.size());
+      return absl::OkStatus();
+    }
+    if (absl::Status s = Flush(); !s.ok()) return s;
+    if (data.size() <= kBufferBytes) {
+      buffer_.append(data.data(), data.size());
+      return absl::OkStatus();
+    }
+    return WriteAll(data);
+  }
+
+  absl::Status Flush() override {
+    if (buffer_.empty()) return absl::OkStatus();
+    absl::Status s = WriteAll(buffer_);
+    buffer_.clear();
+    return s;
+  }
+
+  absl::Status Sync() override {
+    if (absl::Status s = Flush(); !s.ok()) return s;
+    if (::fdatasync(fd_) != 0) return PosixError("fdatasync", path_, errno);
+    return absl::OkStatus();
+  }
+
+  absl::Status Close() override {
+    if (fd_ < 0) return absl::OkStatus();
+    absl::Status s = Flush();
+    if (::close(fd_) != 0 && s.ok()) s = PosixError("close", path_, errno);
+    fd_ = -1;
+    return s;
+  }
+
+ private:
+  static constexpr size_t kBufferBytes = 64 * 1024;
+
+  absl::Status WriteAll(absl::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = ::write(fd_, data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("write", path_, errno);
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return absl::OkStatus();
+  }
+
+  std::string path_;
+  int fd_;
+  std::string buffer_;
+};
+
+// Segments are immutable once written, so they are mapped: a read is a memory access, and the
+// same bytes can be verified once and trusted afterwards.
+class PosixMappedFile final : public RandomAccessFile {
+ public:
+  PosixMappedFile(const char* base, uint64_t size) : base_(base), size_(size) {}
+  ~PosixMappedFile() override {
+    if (size_ > 0) ::munmap(const_cast<char*>(base_), size_);
+  }
+  absl::Status Read(uint64_t offset, size_t n, absl::string_view* result,
+                    char* /*scratch*/) const override {
+    if (offset > size_) return absl::OutOfRangeError("read past end of file");
+    *result = absl::string_view(base_ + offset, std::min<uint64_t>(n, size_ - offset));
+    return absl::OkStatus();
+  }
+  uint64_t Size() const override { return size_; }
+  bool StableViews() const override { return true; }
+
+ private:
+  const char* base_;
+  uint64_t size_;
+};
+
+// One table per process of the paths locked by this process: flock() on a second descriptor of
+// the same file in the same process would succeed, and a store must refuse that too.
+class PosixLockTable {
+ public:
+  bool Insert(const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return paths_.insert(path).second;
+  }
+  void Remove(const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    paths_.erase(path);
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> paths_;
+};
+
+inline PosixLockTable& ProcessLockTable() {
+  static PosixLockTable* table = new PosixLockTable;
+  return *table;
+}
+
+class PosixFileLock final : public FileLock {
+ public:
+  PosixFileLock(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixFileLock() override {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+    ProcessLockTable().Remove(path_);
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixEnv final : public Env {
+ public:
+  absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return PosixError("cannot create", path, errno);
+    return std::make_unique<PosixWritableFile>(path, fd);
+  }
+
+  absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
+      const std::string& path) override {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("cannot open", path, errno);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      const int error = errno;
+      ::close(fd);
+      return PosixError("cannot stat", path, error);
+    }
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    const char* base = nullptr;
+    if (size > 0) {
+      void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+      if (map == MAP_FAILED) {
+        const int error = errno;
+        ::close(fd);
+        return PosixError("cannot map", path, error);
+      }
+      base = static_cast<const char*>(map);
+    }
+    ::close(fd);  // The mapping keeps the file alive.
+    return std::make_unique<PosixMappedFile>(base, size);
+  }
+
+  absl::Status ReadFileToString(const std::string& path, std::string* contents) override {
+    contents->clear();
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("cannot open", path, errno);
+    char buf[64 * 1024];
+    for (;;) {
+      const ssize_t n = ::read(fd, buf, sizeof(buf));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        const int error = errno;
+        ::close(fd);
+        return PosixError("read", path, error);
+      }
+      if (n == 0) break;
+      contents->append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return absl::OkStatus();
+  }
+
+  bool FileExists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+
+  bool IsDirectory(const std::string& path) override {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  }
+
+  absl::StatusOr<std::vector<std::string>> GetChildren(const std::string& dir) override {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return PosixError("cannot list", dir, errno);
+    std::vector<std::string> names;
+    while (struct dirent* entry = ::readdir(d)) {
+      const absl::string_view name = entry->d_name;
+      if (name != "." && name != "..") names.emplace_back(name);
+    }
+    ::closedir(d);
+    return names;
+  }
+
+  absl::StatusOr<uint64_t> GetFileSize(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return PosixError("cannot stat", path, errno);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  absl::Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return PosixError("cannot remove", path, errno);
+    return absl::OkStatus();
+  }
+
+  absl::Status RenameFile(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return PosixError(absl::StrCat("cannot rename to ", to, ":"), from, errno);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CreateDir(const std::string& dir) override {
+    if (::mkdir(dir.c_str(), 0755) == 0) return absl::OkStatus();
+    const int error = errno;
+    if (error == EEXIST) {
+      if (IsDirectory(dir)) return absl::OkStatus();
+      return absl::FailedPreconditionError(absl::StrCat(dir, " exists and is not a directory"));
+    }
+    return PosixError("cannot create directory", dir, error);
+  }
+
+  absl::Status SyncDir(const std::string& dir) override {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return PosixError("cannot open directory", dir, errno);
+    absl::Status s;
+    if (::fsync(fd) != 0) s = PosixError("fsync of directory", dir, errno);
+    ::close(fd);
+    return s;
+  }
+
+  absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    char* resolved = ::realpath(path.c_str(), nullptr);
+    std::string key = path;
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      std::free(resolved);
+      return PosixError("cannot open lock file", path, errno);
+    }
+    if (resolved == nullptr) resolved = ::realpath(path.c_str(), nullptr);
+    if (resolved != nullptr) {
+      key = resolved;
+      std::free(resolved);
+    }
+    if (!ProcessLockTable().Insert(key)) {
+      ::close(fd);
+      return absl::FailedPreconditionError(
+          absl::StrCat("store is already open in this process (lock held on ", path, ")"));
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd);
+      ProcessLockTable().Remove(key);
+      if (error == EWOULDBLOCK) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("store is already open in another process (lock held on ", path, ")"));
+      }
+      return PosixError("cannot lock", path, error);
+    }
+    return std::make_unique<PosixFileLock>(key, fd);
+  }
+};
+
+}  // namespace internal
+
+inline Env* Env::Default() {
+  static Env* env = new internal::PosixEnv;
+  return env;
+}
+
+}  // namespace kvstore
+
+#endif  // KVSTORE_ENV_H_

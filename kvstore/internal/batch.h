@@ -1,0 +1,103 @@
+// The encoded form of a batch of writes: the payload of one WAL record. A single Set is a batch
+// of one, so every write takes the same path and a batch is atomic by construction.
+//
+// Layout: fixed64 first sequence number, fixed32 count, then per operation one kind byte and a
+// length-prefixed key, plus a length-prefixed value for kValue.
+#ifndef KVSTORE_INTERNAL_BATCH_H_
+#define KVSTORE_INTERNAL_BATCH_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "kvstore/internal/coding.h"
+#include "kvstore/internal/format.h"
+#include "kvstore/status.h"
+
+namespace kvstore::internal {
+
+class BatchRep {
+ public:
+  static constexpr size_t kHeaderBytes = 12;
+
+  BatchRep() { Clear(); }
+
+  void Clear() {
+    rep_.assign(kHeaderBytes, '\0');
+    count_ = 0;
+  }
+
+  void Put(absl::string_view key, absl::string_view value) {
+    rep_.push_back(static_cast<char>(EntryKind::kValue));
+    PutLengthPrefixed(&rep_, key);
+    PutLengthPrefixed(&rep_, value);
+    SetCount(count_ + 1);
+  }
+
+  void Delete(absl::string_view key) {
+    rep_.push_back(static_cast<char>(EntryKind::kDeletion));
+    PutLengthPrefixed(&rep_, key);
+    SetCount(count_ + 1);
+  }
+
+  // Appends every operation of `other`, keeping their order.
+  void Append(const BatchRep& other) {
+    rep_.append(other.rep_, kHeaderBytes, std::string::npos);
+    SetCount(count_ + other.count_);
+  }
+
+  void SetSequence(uint64_t sequence) { EncodeFixed64(rep_.data(), sequence); }
+
+  uint32_t count() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  absl::string_view payload() const { return rep_; }
+  size_t ApproximateBytes() const { return rep_.size(); }
+
+  // Calls handler(sequence, kind, key, value) for each operation of an encoded payload, after
+  // checking the whole payload parses. A payload that does not parse is DataLoss, so a
+  // record is applied entirely or not at all.
+  template <typename Handler>
+  static absl::Status ForEach(absl::string_view payload, Handler&& handler) {
+    KV_RETURN_IF_ERROR(Walk(payload, [](uint64_t, EntryKind, absl::string_view,
+                                               absl::string_view) {}));
+    return Walk(payload, handler);
+  }
+
+ private:
+  void SetCount(uint32_t count) {
+    count_ = count;
+    EncodeFixed32(rep_.data() + 8, count);
+  }
+
+  template <typename Handler>
+  static absl::Status Walk(absl::string_view payload, Handler&& handler) {
+    uint64_t sequence;
+    uint32_t count;
+    if (!GetFixed64(&payload, &sequence) || !GetFixed32(&payload, &count)) {
+      return absl::DataLossError("batch shorter than its header");
+    }
+    for (uint32_t i = 0; i < count; ++i) {
+      if (payload.empty()) return absl::DataLossError(absl::StrCat("batch ends after ", i, " of ", count, " operations"));
+      const uint8_t kind = static_cast<uint8_t>(payload.front());
+      payload.remove_prefix(1);
+      absl::string_view key, value;
+      if (!IsValidKind(kind)) return absl::DataLossError(absl::StrCat("batch operation ", i, " has unknown kind ", kind));
+      if (!GetLengthPrefixed(&payload, &key)) return absl::DataLossError(absl::StrCat("batch operation ", i, " has a bad key length"));
+      if (kind == static_cast<uint8_t>(EntryKind::kValue) && !GetLengthPrefixed(&payload, &value)) {
+        return absl::DataLossError(absl::StrCat("batch operation ", i, " has a bad value length"));
+      }
+      handler(sequence + i, static_cast<EntryKind>(kind), key, value);
+    }
+    if (!payload.empty()) return absl::DataLossError("batch has bytes after its last operation");
+    return absl::OkStatus();
+  }
+
+  std::string rep_;
+  uint32_t count_ = 0;
+};
+
+}  // namespace kvstore::internal
+
+#endif  // KVSTORE_INTERNAL_BATCH_H_

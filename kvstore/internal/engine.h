@@ -1,0 +1,998 @@
+// The storage engine behind KVStore, working on encoded keys and values.
+//
+// Data path: a write is one WAL append and one MemTable insert. A full MemTable becomes immutable
+// and a background thread flushes it to a new segment, then records the segment in the manifest.
+// A read looks in the MemTable, the immutable MemTable, then the segments newest first, asking
+// each segment's filter before touching its data. Compaction merges runs of similar-sized
+// segments (size-tiered) into one, dropping versions no reader can see.
+//
+// Threads: writers (serialized), readers (any number), one flush thread, one compaction thread.
+// Locks, always taken in this order: write_mu_ (one writer at a time, held across the WAL append),
+// compaction_mu_ (one compaction at a time), manifest_mu_ (one manifest edit at a time, held
+// across its I/O), mu_ (the current state; held only for pointer swaps, never across I/O, so
+// reads never wait on a flush or compaction).
+#ifndef KVSTORE_INTERNAL_ENGINE_H_
+#define KVSTORE_INTERNAL_ENGINE_H_
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "kvstore/env.h"
+#include "kvstore/filter.h"
+#include "kvstore/internal/batch.h"
+#include "kvstore/internal/format.h"
+#include "kvstore/internal/hash.h"
+#include "kvstore/internal/manifest.h"
+#include "kvstore/internal/memtable.h"
+#include "kvstore/internal/merge.h"
+#include "kvstore/internal/segment.h"
+#include "kvstore/internal/wal.h"
+#include "kvstore/options.h"
+#include "kvstore/status.h"
+
+namespace kvstore {
+
+namespace internal {
+
+template <typename Filter>
+class Engine;
+
+// Sequence numbers of live snapshots. Shared with Snapshot handles, which may outlive the store.
+class SnapshotRegistry {
+ public:
+  void Add(uint64_t sequence) {
+    std::lock_guard<std::mutex> lock(mu_);
+    live_.insert(sequence);
+  }
+  void Remove(uint64_t sequence) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = live_.find(sequence);
+    if (it != live_.end()) live_.erase(it);
+  }
+  std::vector<uint64_t> Sorted() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::vector<uint64_t>(live_.begin(), live_.end());
+  }
+  size_t size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return live_.size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::multiset<uint64_t> live_;
+};
+
+}  // namespace internal
+
+// A consistent point-in-time view for reads (ReadOptions::snapshot). Movable; releasing it
+// (destroying it) lets compaction drop the versions only it could see.
+class Snapshot {
+ public:
+  Snapshot() = default;
+  Snapshot(Snapshot&& other) noexcept
+      : registry_(std::move(other.registry_)), sequence_(other.sequence_) {}
+  Snapshot& operator=(Snapshot&& other) noexcept {
+    if (this != &other) {
+      Release();
+      registry_ = std::move(other.registry_);
+      sequence_ = other.sequence_;
+    }
+    return *this;
+  }
+  ~Snapshot() { Release(); }
+
+  uint64_t sequence() const { return sequence_; }
+  bool valid() const { return registry_ != nullptr; }
+
+ private:
+  template <typename>
+  friend class internal::Engine;
+  Snapshot(std::shared_ptr<internal::SnapshotRegistry> registry, uint64_t sequence)
+      : registry_(std::move(registry)), sequence_(sequence) {
+    registry_->Add(sequence_);
+  }
+  void Release() {
+    if (registry_ != nullptr) registry_->Remove(sequence_);
+    registry_.reset();
+  }
+
+  std::shared_ptr<internal::SnapshotRegistry> registry_;
+  uint64_t sequence_ = 0;
+};
+
+namespace internal {
+
+// Decides which versions of one key a flush or compaction keeps: the newest, plus for every live
+// snapshot the newest version that snapshot sees. A deletion that ends up as the oldest version
+// kept is dropped too when nothing older exists anywhere (`bottommost`).
+class VersionPruner {
+ public:
+  VersionPruner(std::vector<uint64_t> snapshots, bool bottommost)
+      : snapshots_(std::move(snapshots)), bottommost_(bottommost) {}
+
+  // Call with each key's versions newest first. True if this version must be written.
+  bool Keep(absl::string_view key, uint64_t tag, bool is_last_version_of_key) {
+    const uint64_t sequence = TagSequence(tag);
+    if (!have_key_ || key != key_) {
+      key_.assign(key.data(), key.size());
+      have_key_ = true;
+      newer_sequence_ = kMaxSequence + 1;
+    }
+    // Needed iff some reader (the latest state, or a snapshot) sees exactly this version:
+    // a snapshot s with sequence <= s < the next newer version's sequence.
+    bool needed = newer_sequence_ == kMaxSequence + 1;
+    if (!needed) {
+      auto it = std::lower_bound(snapshots_.begin(), snapshots_.end(), sequence);
+      needed = it != snapshots_.end() && *it < newer_sequence_;
+    }
+    newer_sequence_ = sequence;
+    if (!needed) return false;
+    if (bottommost_ && TagKind(tag) == EntryKind::kDeletion && is_last_version_of_key) {
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  std::vector<uint64_t> snapshots_;
+  bool bottommost_;
+  bool have_key_ = false;
+  std::string key_;
+  uint64_t newer_sequence_ = 0;
+};
+
+template <typename Filter>
+class Engine {
+ public:
+  using SegmentT = Segment<Filter>;
+
+  // The live segments, newest first. Immutable once published.
+  struct Version {
+    std::vector<std::shared_ptr<const SegmentT>> segments;
+  };
+
+  // Everything a read needs, taken together under mu_ so it is consistent.
+  struct View {
+    std::shared_ptr<const MemTable> mem;
+    std::shared_ptr<const MemTable> imm;  // May be null.
+    std::shared_ptr<const Version> version;
+  };
+
+  struct Stats {
+    std::atomic<uint64_t> user_bytes_written{0};
+    std::atomic<uint64_t> flush_bytes_written{0};
+    std::atomic<uint64_t> compaction_bytes_written{0};
+    std::atomic<uint64_t> compaction_bytes_read{0};
+    std::atomic<uint64_t> flushes{0};
+    std::atomic<uint64_t> compactions{0};
+    std::atomic<uint64_t> filter_negatives{0};  // Segment reads a filter saved.
+    std::atomic<uint64_t> segment_reads{0};
+    std::atomic<uint64_t> write_slowdowns{0};
+    std::atomic<uint64_t> write_stops{0};
+  };
+
+  ~Engine() { Close().IgnoreError(); }
+
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(const std::string& dir, const Options& options,
+                                                      const std::string& type_signature) {
+    auto engine = std::unique_ptr<Engine>(new Engine(dir, options, type_signature));
+    KV_RETURN_IF_ERROR(engine->Recover());
+    engine->flush_thread_ = std::thread([e = engine.get()] { e->FlushLoop(); });
+    engine->compaction_thread_ = std::thread([e = engine.get()] { e->CompactionLoop(); });
+    return engine;
+  }
+
+  // Applies a batch atomically: one WAL record, then every operation into the MemTable.
+  absl::Status Write(BatchRep* batch, const WriteOptions& options) {
+    if (batch->empty()) return absl::OkStatus();
+    std::unique_lock<std::mutex> write_lock(write_mu_);
+    KV_RETURN_IF_ERROR(WritableState());
+    KV_RETURN_IF_ERROR(MakeRoomForWrite(batch->ApproximateBytes()));
+    const uint64_t first = last_sequence_.load(std::memory_order_relaxed) + 1;
+    batch->SetSequence(first);
+    absl::Status s = log_->AddRecord(batch->payload(), options.sync);
+    if (!s.ok()) {
+      // The log may now end in a partial record; appending after it would turn a torn tail into
+      // mid-log damage. And after a failed sync the kernel may have dropped the data while a
+      // later sync reports success. So refuse all writes until the store is reopened.
+      return SetFatal(absl::Status(s.code(), absl::StrCat("WAL write failed, store is now "
+                                                          "read-only until reopened: ",
+                                                          s.message())));
+    }
+    MemTable* mem = mem_.get();
+    s = BatchRep::ForEach(batch->payload(), [mem](uint64_t seq, EntryKind kind, absl::string_view k,
+                                                  absl::string_view v) { mem->Add(seq, kind, k, v); });
+    if (!s.ok()) return SetFatal(s);
+    stats_.user_bytes_written.fetch_add(batch->payload().size(), std::memory_order_relaxed);
+    last_sequence_.store(first + batch->count() - 1, std::memory_order_release);
+    return absl::OkStatus();
+  }
+
+  // Calls on_value(value) with the newest visible value of `key` and returns what it returns;
+  // NotFound if the key has no live value. `value` is valid only during the call.
+  template <typename OnValue>
+  absl::Status Get(absl::string_view key, const ReadOptions& options, OnValue&& on_value) const {
+    const std::shared_ptr<const View> view = CurrentView();
+    if (view == nullptr) return absl::FailedPreconditionError("store is closed");
+    const uint64_t sequence = ReadSequence(options);
+    for (const MemTable* mem : {view->mem.get(), view->imm.get()}) {
+      if (mem == nullptr) continue;
+      if (const MemTable::Version* v = mem->Find(key, sequence)) {
+        if (v->kind() == EntryKind::kDeletion) return NotFound();
+        return on_value(v->value());
+      }
+    }
+    const uint64_t hash = HashKey(key);
+    std::string scratch;
+    for (const auto& segment : view->version->segments) {
+      if (!segment->MayContain(hash)) {
+        stats_.filter_negatives.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      stats_.segment_reads.fetch_add(1, std::memory_order_relaxed);
+      bool found;
+      Record record;
+      KV_RETURN_IF_ERROR(segment->Get(key, sequence, options.verify_checksums ||
+                                                         options_.paranoid_checks,
+                                      &scratch, &found, &record));
+      if (!found) continue;
+      if (TagKind(record.tag) == EntryKind::kDeletion) return NotFound();
+      return on_value(record.value);
+    }
+    return NotFound();
+  }
+
+  // A source over the whole store at the read's sequence number, for iterators.
+  std::unique_ptr<KeySource> NewSource(const ReadOptions& options) const {
+    const std::shared_ptr<const View> view = CurrentView();
+    const uint64_t sequence = ReadSequence(options);
+    std::vector<std::unique_ptr<KeySource>> sources;
+    if (view != nullptr) {
+      sources.push_back(std::make_unique<MemTableSource>(view->mem, sequence));
+      if (view->imm != nullptr) sources.push_back(std::make_unique<MemTableSource>(view->imm, sequence));
+      for (const auto& segment : view->version->segments) {
+        sources.push_back(std::make_unique<SegmentSource<Filter>>(
+            segment, sequence, options.verify_checksums || options_.paranoid_checks));
+      }
+    }
+    return std::make_unique<MergedSource>(std::move(sources));
+  }
+
+  Snapshot GetSnapshot() const {
+    return Snapshot(snapshots_, last_sequence_.load(std::memory_order_acquire));
+  }
+
+  // Flushes the MemTable to a segment and waits until the segment is recorded in the manifest.
+  absl::Status Flush() {
+    {
+      std::unique_lock<std::mutex> write_lock(write_mu_);
+      KV_RETURN_IF_ERROR(WritableState());
+      if (mem_->empty()) return WaitForImmutableFlush();
+      KV_RETURN_IF_ERROR(WaitForImmutableFlush());
+      KV_RETURN_IF_ERROR(SwitchMemTable());
+    }
+    return WaitForImmutableFlush();
+  }
+
+  // Flushes, then merges every segment into one, dropping every version no reader needs.
+  absl::Status Compact() {
+    KV_RETURN_IF_ERROR(Flush());
+    std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
+    std::shared_ptr<const Version> version;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      version = version_;
+    }
+    if (version->segments.size() <= 1 && snapshots_->size() == 0 &&
+        (version->segments.empty() || version->segments[0]->info().num_deletions == 0)) {
+      return absl::OkStatus();
+    }
+    return RunCompaction(version->segments);
+  }
+
+  // Checks every checksum of every live file.
+  absl::Status Verify() const {
+    const std::shared_ptr<const View> view = CurrentView();
+    if (view == nullptr) return absl::FailedPreconditionError("store is closed");
+    for (const auto& segment : view->version->segments) KV_RETURN_IF_ERROR(segment->Verify());
+    return absl::OkStatus();
+  }
+
+  absl::Status Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return close_status_;
+      closed_ = true;
+      shutting_down_ = true;
+    }
+    work_cv_.notify_all();
+    done_cv_.notify_all();
+    if (flush_thread_.joinable()) flush_thread_.join();
+    if (compaction_thread_.joinable()) compaction_thread_.join();
+    std::lock_guard<std::mutex> write_lock(write_mu_);
+    absl::Status s;
+    if (log_ != nullptr) {
+      if (FatalError().ok()) s = log_->Sync();
+      absl::Status closed = log_->Close();
+      if (s.ok()) s = closed;
+      log_.reset();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      view_.reset();
+      close_status_ = s;
+    }
+    lock_.reset();
+    return s;
+  }
+
+  // Named statistics; see KVStore::GetProperty for the names.
+  std::optional<std::string> GetProperty(absl::string_view name) const {
+    const std::shared_ptr<const View> view = CurrentView();
+    if (view == nullptr) return std::nullopt;
+    auto segments = view->version->segments;
+    if (name == "kvstore.num-segments") return absl::StrCat(segments.size());
+    if (name == "kvstore.segment-bytes" || name == "kvstore.total-bytes") {
+      uint64_t bytes = 0;
+      for (const auto& s : segments) bytes += s->info().file_bytes;
+      return absl::StrCat(bytes);
+    }
+    if (name == "kvstore.segments") {
+      std::string out;
+      for (const auto& s : segments) {
+        absl::StrAppend(&out, s->info().number, " ", s->info().file_bytes, " bytes ",
+                        s->info().num_entries, " entries\n");
+      }
+      return out;
+    }
+    if (name == "kvstore.memtable-bytes") {
+      return absl::StrCat(view->mem->ApproximateMemoryUsage() +
+                          (view->imm ? view->imm->ApproximateMemoryUsage() : 0));
+    }
+    if (name == "kvstore.index-filter-bytes") {
+      uint64_t bytes = 0;
+      for (const auto& s : segments) bytes += s->MemoryUsage();
+      return absl::StrCat(bytes);
+    }
+    if (name == "kvstore.num-entries") {
+      uint64_t n = view->mem->num_versions() + (view->imm ? view->imm->num_versions() : 0);
+      for (const auto& s : segments) n += s->info().num_entries;
+      return absl::StrCat(n);
+    }
+    if (name == "kvstore.live-snapshots") return absl::StrCat(snapshots_->size());
+    if (name == "kvstore.last-sequence") {
+      return absl::StrCat(last_sequence_.load(std::memory_order_acquire));
+    }
+    auto stat = [](const std::atomic<uint64_t>& v) { return absl::StrCat(v.load()); };
+    if (name == "kvstore.user-bytes-written") return stat(stats_.user_bytes_written);
+    if (name == "kvstore.flush-bytes-written") return stat(stats_.flush_bytes_written);
+    if (name == "kvstore.compaction-bytes-written") return stat(stats_.compaction_bytes_written);
+    if (name == "kvstore.compaction-bytes-read") return stat(stats_.compaction_bytes_read);
+    if (name == "kvstore.flushes") return stat(stats_.flushes);
+    if (name == "kvstore.compactions") return stat(stats_.compactions);
+    if (name == "kvstore.filter-negatives") return stat(stats_.filter_negatives);
+    if (name == "kvstore.segment-reads") return stat(stats_.segment_reads);
+    if (name == "kvstore.write-slowdowns") return stat(stats_.write_slowdowns);
+    if (name == "kvstore.write-stops") return stat(stats_.write_stops);
+    if (name == "kvstore.write-amplification") {
+      const double user = static_cast<double>(stats_.user_bytes_written.load());
+      const double disk = static_cast<double>(stats_.user_bytes_written.load() +
+                                              stats_.flush_bytes_written.load() +
+                                              stats_.compaction_bytes_written.load());
+      return absl::StrCat(user > 0 ? disk / user : 0.0);
+    }
+    return std::nullopt;
+  }
+
+  // Waits until no flush or compaction is pending or running (for tests and benchmarks).
+  absl::Status WaitForBackgroundWork() {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [this] {
+      return shutting_down_ || !fatal_.ok() ||
+             (imm_ == nullptr && !compaction_busy_ && !CompactionNeededLocked());
+    });
+    return fatal_;
+  }
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  Engine(std::string dir, const Options& options, std::string type_signature)
+      : dir_(std::move(dir)),
+        options_(Sanitize(options)),
+        env_(options.env != nullptr ? options.env : Env::Default()),
+        type_signature_(std::move(type_signature)),
+        snapshots_(std::make_shared<SnapshotRegistry>()) {}
+
+  static Options Sanitize(Options options) {
+    options.memtable_bytes = std::max<size_t>(options.memtable_bytes, 4096);
+    options.block_bytes = std::clamp<size_t>(options.block_bytes, 256, 1 << 20);
+    options.compaction_trigger = std::max(options.compaction_trigger, 2);
+    options.compaction_size_ratio = std::max(options.compaction_size_ratio, 1.0);
+    options.slowdown_segments = std::max(options.slowdown_segments, options.compaction_trigger + 1);
+    options.stop_segments = std::max(options.stop_segments, options.slowdown_segments + 1);
+    return options;
+  }
+
+  static absl::Status NotFound() { return absl::NotFoundError("key not found"); }
+
+  uint64_t ReadSequence(const ReadOptions& options) const {
+    return options.snapshot != nullptr ? options.snapshot->sequence()
+                                       : last_sequence_.load(std::memory_order_acquire);
+  }
+
+  std::shared_ptr<const View> CurrentView() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return view_;
+  }
+
+  void PublishViewLocked() {
+    auto view = std::make_shared<View>();
+    view->mem = mem_;
+    view->imm = imm_;
+    view->version = version_;
+    view_ = std::move(view);
+  }
+
+  absl::Status FatalError() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fatal_;
+  }
+
+  absl::Status SetFatal(absl::Status s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fatal_.ok()) fatal_ = s;
+    done_cv_.notify_all();
+    return s;
+  }
+
+  absl::Status WritableState() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return absl::FailedPreconditionError("store is closed");
+    return fatal_;
+  }
+
+  // ---- Opening -------------------------------------------------------------------------------
+
+  absl::Status Recover() {
+    if (env_->FileExists(dir_) && !env_->IsDirectory(dir_)) {
+      return absl::FailedPreconditionError(absl::StrCat(dir_, " exists and is not a directory"));
+    }
+    if (!env_->FileExists(dir_)) {
+      if (!options_.create_if_missing) {
+        return absl::NotFoundError(absl::StrCat("no store at ", dir_, " (create_if_missing is false)"));
+      }
+      KV_RETURN_IF_ERROR(env_->CreateDir(dir_));
+    }
+    KV_ASSIGN_OR_RETURN(lock_, env_->LockFile(LockFileName(dir_)));
+    KV_ASSIGN_OR_RETURN(std::vector<std::string> children, env_->GetChildren(dir_));
+
+    Manifest manifest;
+    if (env_->FileExists(ManifestFileName(dir_))) {
+      if (options_.error_if_exists) {
+        return absl::AlreadyExistsError(absl::StrCat("a store exists at ", dir_, " (error_if_exists is true)"));
+      }
+      KV_RETURN_IF_ERROR(ReadManifest(env_, dir_, &manifest));
+      if (!manifest.type_signature.empty() && !type_signature_.empty() &&
+          manifest.type_signature != type_signature_) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "store at ", dir_, " holds key/value types \"", manifest.type_signature,
+            "\" but was opened as \"", type_signature_, "\""));
+      }
+      if (manifest.filter_name != Filter::Name()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("store at ", dir_, " was written with filter \"", manifest.filter_name,
+                         "\"; it is opened with filter \"", Filter::Name(), "\""));
+      }
+    } else {
+      for (const std::string& name : children) {
+        uint64_t number;
+        const FileKind kind = ParseFileName(name, &number);
+        if (kind == FileKind::kSegment || kind == FileKind::kWal) {
+          return absl::DataLossError(absl::StrCat(
+              dir_, " holds store files (", name, ") but no MANIFEST; refusing to open it as empty"));
+        }
+      }
+      if (!options_.create_if_missing) {
+        return absl::NotFoundError(absl::StrCat("no store at ", dir_, " (create_if_missing is false)"));
+      }
+      manifest.type_signature = type_signature_;
+      manifest.filter_name = std::string(Filter::Name());
+      KV_RETURN_IF_ERROR(WriteManifest(env_, dir_, manifest));
+    }
+    manifest_ = manifest;
+    next_file_number_ = manifest.next_file_number;
+
+    auto version = std::make_shared<Version>();
+    for (uint64_t number : manifest.segments) {
+      KV_ASSIGN_OR_RETURN(auto segment, SegmentT::Open(env_, dir_, number));
+      version->segments.push_back(std::move(segment));
+    }
+    version_ = std::move(version);
+
+    // Replay every WAL the manifest still needs, oldest first, into one MemTable.
+    mem_ = std::make_shared<MemTable>();
+    uint64_t last_sequence = manifest.last_sequence;
+    std::vector<uint64_t> wals;
+    for (const std::string& name : children) {
+      uint64_t number;
+      if (ParseFileName(name, &number) == FileKind::kWal && number >= manifest.log_number) {
+        wals.push_back(number);
+      }
+      if (ParseFileName(name, &number) != FileKind::kUnknown) {
+        next_file_number_ = std::max(next_file_number_, number + 1);
+      }
+    }
+    std::sort(wals.begin(), wals.end());
+    for (uint64_t number : wals) KV_RETURN_IF_ERROR(ReplayWal(number, &last_sequence));
+    last_sequence_.store(last_sequence, std::memory_order_release);
+
+    // New writes go to a new WAL: appending after a torn tail would make it look like damage.
+    KV_RETURN_IF_ERROR(NewWal());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      PublishViewLocked();
+    }
+    DeleteObsoleteFiles(/*remove_temporaries=*/true);
+    return absl::OkStatus();
+  }
+
+  absl::Status ReplayWal(uint64_t number, uint64_t* last_sequence) {
+    const std::string name = WalFileName(dir_, number);
+    std::string contents;
+    KV_RETURN_IF_ERROR(env_->ReadFileToString(name, &contents));
+    LogReader reader(contents, name);
+    absl::string_view payload;
+    MemTable* mem = mem_.get();
+    while (reader.Next(&payload)) {
+      uint64_t max_sequence = 0;
+      absl::Status s = BatchRep::ForEach(
+          payload, [&](uint64_t seq, EntryKind kind, absl::string_view k, absl::string_view v) {
+            mem->Add(seq, kind, k, v);
+            max_sequence = std::max(max_sequence, seq);
+          });
+      if (!s.ok()) {
+        return absl::DataLossError(absl::StrCat("corruption in ", name, ": ", s.message()));
+      }
+      *last_sequence = std::max(*last_sequence, max_sequence);
+    }
+    if (!reader.status().ok()) return reader.status();
+    recovered_wals_.push_back(number);
+    dropped_wal_tail_bytes_ += reader.dropped_tail_bytes();
+    return absl::OkStatus();
+  }
+
+  absl::Status NewWal() {
+    const uint64_t number = next_file_number_++;
+    KV_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(WalFileName(dir_, number)));
+    // The new file's directory entry must be durable before a synced write in it is acknowledged.
+    KV_RETURN_IF_ERROR(env_->SyncDir(dir_));
+    if (log_ != nullptr) log_->Close().IgnoreError();  // Its records were all handed to the OS.
+    log_ = std::make_unique<LogWriter>(std::move(file));
+    log_number_ = number;
+    return absl::OkStatus();
+  }
+
+  // ---- Writing -------------------------------------------------------------------------------
+
+  // Called with write_mu_ held. Stall policy: while the immutable MemTable is still being flushed,
+  // a full MemTable waits; with many segments waiting for compaction each write first sleeps 1 ms
+  // (slowing writers gradually so compaction catches up), and at stop_segments writes wait.
+  absl::Status MakeRoomForWrite(size_t bytes) {
+    bool slowed = false;
+    for (;;) {
+      const size_t segments = version_segments();
+      if (!slowed && segments >= static_cast<size_t>(options_.slowdown_segments) &&
+          segments < static_cast<size_t>(options_.stop_segments) && options_.background_compaction) {
+        stats_.write_slowdowns.fetch_add(1, std::memory_order_relaxed);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        slowed = true;
+        continue;
+      }
+      if (mem_->ApproximateMemoryUsage() + bytes <= options_.memtable_bytes) return absl::OkStatus();
+      std::unique_lock<std::mutex> lock(mu_);
+      if (imm_ != nullptr ||
+          (segments >= static_cast<size_t>(options_.stop_segments) && options_.background_compaction)) {
+        stats_.write_stops.fetch_add(1, std::memory_order_relaxed);
+        done_cv_.wait(lock, [this] {
+          return shutting_down_ || !fatal_.ok() ||
+                 (imm_ == nullptr &&
+                  (version_->segments.size() < static_cast<size_t>(options_.stop_segments) ||
+                   !options_.background_compaction));
+        });
+        if (shutting_down_) return absl::FailedPreconditionError("store is closing");
+        KV_RETURN_IF_ERROR(fatal_);
+        continue;
+      }
+      lock.unlock();
+      return SwitchMemTable();
+    }
+  }
+
+  size_t version_segments() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return version_->segments.size();
+  }
+
+  // Called with write_mu_ held and no immutable MemTable: freezes the MemTable, starts a new WAL.
+  absl::Status SwitchMemTable() {
+    KV_RETURN_IF_ERROR(NewWal());
+    std::lock_guard<std::mutex> lock(mu_);
+    imm_ = std::move(mem_);
+    imm_log_number_ = log_number_;  // Once imm_ is in a segment, WALs below this are obsolete.
+    imm_last_sequence_ = last_sequence_.load(std::memory_order_relaxed);
+    mem_ = std::make_shared<MemTable>();
+    PublishViewLocked();
+    work_cv_.notify_one();
+    return absl::OkStatus();
+  }
+
+  absl::Status WaitForImmutableFlush() {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [this] { return imm_ == nullptr || !fatal_.ok() || shutting_down_; });
+    if (imm_ != nullptr && fatal_.ok()) return absl::FailedPreconditionError("store is closing");
+    return fatal_;
+  }
+
+  // ---- Background work -----------------------------------------------------------------------
+
+  bool CompactionNeededLocked() const {
+    return options_.background_compaction && !PickCompaction(*version_).empty();
+  }
+
+  // Flushes get their own thread so that a long compaction never holds up a full MemTable.
+  void FlushLoop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      work_cv_.wait(lock, [this] { return shutting_down_ || (fatal_.ok() && imm_ != nullptr); });
+      if (shutting_down_) break;
+      std::shared_ptr<const MemTable> imm = imm_;
+      lock.unlock();
+      absl::Status s = FlushImmutable(imm);
+      lock.lock();
+      if (!s.ok() && fatal_.ok()) fatal_ = s;
+      done_cv_.notify_all();
+      work_cv_.notify_all();
+    }
+  }
+
+  void CompactionLoop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      work_cv_.wait(lock, [this] {
+        return shutting_down_ || (fatal_.ok() && CompactionNeededLocked());
+      });
+      if (shutting_down_) break;
+      compaction_busy_ = true;
+      std::vector<std::shared_ptr<const SegmentT>> inputs = PickCompaction(*version_);
+      lock.unlock();
+      absl::Status s;
+      {
+        std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
+        if (StillLive(inputs)) s = RunCompaction(inputs);
+      }
+      lock.lock();
+      compaction_busy_ = false;
+      if (!s.ok() && fatal_.ok()) fatal_ = s;
+      done_cv_.notify_all();
+    }
+  }
+
+  bool StillLive(const std::vector<std::shared_ptr<const SegmentT>>& inputs) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& input : inputs) {
+      if (std::find(version_->segments.begin(), version_->segments.end(), input) ==
+          version_->segments.end()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Size-tiered: the newest run of `compaction_trigger` or more adjacent segments whose sizes are
+  // within `compaction_size_ratio` of each other. Adjacent, so the merged segment keeps its place
+  // in the newest-first order.
+  std::vector<std::shared_ptr<const SegmentT>> PickCompaction(const Version& version) const {
+    const auto& segs = version.segments;
+    const size_t trigger = static_cast<size_t>(options_.compaction_trigger);
+    for (size_t start = 0; start + trigger <= segs.size(); ++start) {
+      uint64_t lo = segs[start]->info().file_bytes, hi = lo;
+      size_t end = start + 1;
+      while (end < segs.size()) {
+        const uint64_t size = segs[end]->info().file_bytes;
+        const uint64_t new_lo = std::min(lo, size), new_hi = std::max(hi, size);
+        if (static_cast<double>(new_hi) > options_.compaction_size_ratio * static_cast<double>(std::max<uint64_t>(new_lo, 1))) {
+          break;
+        }
+        lo = new_lo;
+        hi = new_hi;
+        ++end;
+      }
+      if (end - start >= trigger) return {segs.begin() + start, segs.begin() + end};
+    }
+    // Too many segments even so: merge the newest ones rather than let reads degrade.
+    if (segs.size() >= static_cast<size_t>(options_.slowdown_segments)) {
+      return {segs.begin(), segs.begin() + trigger};
+    }
+    return {};
+  }
+
+  absl::Status FlushImmutable(const std::shared_ptr<const MemTable>& imm) {
+    uint64_t number, log_number, last_sequence;
+    bool bottommost;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      number = NewOutputNumberLocked();
+      log_number = imm_log_number_;
+      last_sequence = imm_last_sequence_;
+      bottommost = version_->segments.empty();
+    }
+    std::shared_ptr<const SegmentT> segment;
+    if (!imm->empty()) {
+      auto view = imm->Sorted();
+      VersionPruner pruner(snapshots_->Sorted(), bottommost);
+      absl::StatusOr<std::shared_ptr<const SegmentT>> written = WriteSegment(
+          number, [&](auto&& emit) -> absl::Status {
+            for (const MemTable::KeyEntry* entry : *view) {
+              for (const MemTable::Version* v = entry->newest(); v != nullptr; v = v->older) {
+                if (pruner.Keep(entry->key(), v->tag, v->older == nullptr)) {
+                  KV_RETURN_IF_ERROR(emit(entry->key(), v->tag, v->value()));
+                }
+              }
+            }
+            return absl::OkStatus();
+          });
+      KV_RETURN_IF_ERROR(written.status());
+      segment = *written;
+      if (segment != nullptr) stats_.flush_bytes_written.fetch_add(segment->info().file_bytes);
+    }
+    KV_RETURN_IF_ERROR(InstallVersion(
+        [&](std::vector<std::shared_ptr<const SegmentT>>* segments) {
+          if (segment != nullptr) segments->insert(segments->begin(), segment);
+        },
+        log_number, last_sequence, /*flushed=*/true, number));
+    stats_.flushes.fetch_add(1, std::memory_order_relaxed);
+    return absl::OkStatus();
+  }
+
+  // Merges `inputs` (adjacent in the live list, newest first) into one segment.
+  absl::Status RunCompaction(std::vector<std::shared_ptr<const SegmentT>> inputs) {
+    uint64_t number;
+    bool bottommost;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      number = NewOutputNumberLocked();
+      bottommost = !version_->segments.empty() && !inputs.empty() &&
+                   version_->segments.back() == inputs.back();
+    }
+    uint64_t read_bytes = 0;
+    std::vector<typename SegmentT::Cursor> cursors;
+    cursors.reserve(inputs.size());
+    for (const auto& input : inputs) {
+      read_bytes += input->info().file_bytes;
+      cursors.emplace_back(input, /*verify=*/true);
+      cursors.back().SeekToFirst();
+    }
+    VersionPruner pruner(snapshots_->Sorted(), bottommost);
+    absl::StatusOr<std::shared_ptr<const SegmentT>> written = WriteSegment(
+        number, [&](auto&& emit) -> absl::Status {
+          // Versions of one key are ordered newest first across inputs too, because inputs are
+          // ordered newest first and sequence numbers grow with time.
+          for (;;) {
+            int best = -1;
+            for (size_t i = 0; i < cursors.size(); ++i) {
+              KV_RETURN_IF_ERROR(cursors[i].status());
+              if (!cursors[i].Valid()) continue;
+              if (best < 0 || CompareVersions(cursors[i].record().key, cursors[i].record().tag,
+                                              cursors[best].record().key,
+                                              cursors[best].record().tag) < 0) {
+                best = static_cast<int>(i);
+              }
+            }
+            if (best < 0) return absl::OkStatus();
+            const Record record = cursors[best].record();
+            const std::string key(record.key);
+            const uint64_t tag = record.tag;
+            const std::string value(record.value);
+            cursors[best].Next();
+            KV_RETURN_IF_ERROR(cursors[best].status());
+            bool last_of_key = true;
+            for (const auto& c : cursors) {
+              if (c.Valid() && c.record().key == key) last_of_key = false;
+            }
+            if (pruner.Keep(key, tag, last_of_key)) KV_RETURN_IF_ERROR(emit(key, tag, value));
+          }
+        });
+    if (!written.ok()) return ReleaseOutput(number, written.status());
+    std::shared_ptr<const SegmentT> output = *written;
+    stats_.compaction_bytes_read.fetch_add(read_bytes, std::memory_order_relaxed);
+    if (output != nullptr) {
+      stats_.compaction_bytes_written.fetch_add(output->info().file_bytes, std::memory_order_relaxed);
+    }
+    KV_RETURN_IF_ERROR(InstallVersion(
+        [&](std::vector<std::shared_ptr<const SegmentT>>* segments) {
+          auto first = std::find(segments->begin(), segments->end(), inputs.front());
+          const size_t position = static_cast<size_t>(first - segments->begin());
+          segments->erase(first, first + static_cast<ptrdiff_t>(inputs.size()));
+          if (output != nullptr) {
+            segments->insert(segments->begin() + static_cast<ptrdiff_t>(position), output);
+          }
+        },
+        0, 0, /*flushed=*/false, number));
+    stats_.compactions.fetch_add(1, std::memory_order_relaxed);
+    return absl::OkStatus();
+  }
+
+  // Writes a segment from the versions `produce` emits, crash-safely: temporary name, sync,
+  // rename. (The directory sync comes with the manifest that names it.) Null if nothing emitted.
+  template <typename Produce>
+  absl::StatusOr<std::shared_ptr<const SegmentT>> WriteSegment(uint64_t number, Produce&& produce) {
+    const std::string name = SegmentFileName(dir_, number);
+    const std::string tmp = TempFileName(name);
+    KV_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(tmp));
+    SegmentBuilder<Filter> builder(file.get(), options_.block_bytes);
+    absl::Status s = produce([&](absl::string_view key, uint64_t tag, absl::string_view value) {
+      return builder.Add(key, tag, value);
+    });
+    const bool empty = builder.num_entries() == 0;
+    if (s.ok() && !empty) s = builder.Finish().status();
+    if (s.ok() && !empty) s = file->Sync();
+    absl::Status closed = file->Close();
+    if (s.ok()) s = closed;
+    if (!s.ok() || empty) {
+      env_->RemoveFile(tmp).IgnoreError();
+      if (!s.ok()) return s;
+      return std::shared_ptr<const SegmentT>();
+    }
+    KV_RETURN_IF_ERROR(env_->RenameFile(tmp, name));
+    KV_ASSIGN_OR_RETURN(auto segment, SegmentT::Open(env_, dir_, number));
+    return std::shared_ptr<const SegmentT>(std::move(segment));
+  }
+
+  // A file number for a new segment, protected from deletion until installed or released.
+  uint64_t NewOutputNumberLocked() {
+    const uint64_t number = next_file_number_++;
+    pending_outputs_.insert(number);
+    return number;
+  }
+
+  absl::Status ReleaseOutput(uint64_t number, absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_outputs_.erase(number);
+    return status;
+  }
+
+  // Applies `edit` to the live segment list, makes the new manifest durable, then publishes the
+  // new version, then deletes files no longer named. One edit at a time (manifest_mu_).
+  template <typename Edit>
+  absl::Status InstallVersion(Edit&& edit, uint64_t log_number, uint64_t last_sequence,
+                              bool flushed, uint64_t output_number) {
+    std::lock_guard<std::mutex> manifest_lock(manifest_mu_);
+    auto version = std::make_shared<Version>();
+    Manifest manifest;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      version->segments = version_->segments;
+      manifest = manifest_;
+      manifest.next_file_number = next_file_number_;
+    }
+    edit(&version->segments);
+    if (flushed) {
+      manifest.log_number = log_number;
+      manifest.last_sequence = std::max(manifest.last_sequence, last_sequence);
+    }
+    manifest.segments.clear();
+    for (const auto& segment : version->segments) manifest.segments.push_back(segment->info().number);
+    // If this fails the old manifest stays in force and the new segment file is merely unused;
+    // the inputs are untouched. The failure is sticky (set by the caller).
+    if (absl::Status s = WriteManifest(env_, dir_, manifest); !s.ok()) {
+      return ReleaseOutput(output_number, s);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_outputs_.erase(output_number);
+      manifest_ = manifest;
+      version_ = std::move(version);
+      if (flushed) imm_.reset();
+      PublishViewLocked();
+    }
+    done_cv_.notify_all();
+    work_cv_.notify_one();
+    DeleteObsoleteFiles();
+    return absl::OkStatus();
+  }
+
+  // Removes WALs the manifest no longer needs and segments it no longer names, except segments
+  // being written right now. Open iterators keep their segments readable: a mapping outlives
+  // the file's name. Temporaries are removed only at open, when nothing is being written.
+  void DeleteObsoleteFiles(bool remove_temporaries = false) {
+    std::set<uint64_t> live;
+    uint64_t log_number, current_log;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      live.insert(manifest_.segments.begin(), manifest_.segments.end());
+      live.insert(pending_outputs_.begin(), pending_outputs_.end());
+      log_number = manifest_.log_number;
+      current_log = log_number_;
+    }
+    auto children = env_->GetChildren(dir_);
+    if (!children.ok()) return;
+    for (const std::string& name : *children) {
+      uint64_t number = 0;
+      bool obsolete = false;
+      switch (ParseFileName(name, &number)) {
+        case FileKind::kWal:
+          obsolete = number < log_number && number != current_log;
+          break;
+        case FileKind::kSegment:
+          obsolete = live.count(number) == 0;
+          break;
+        case FileKind::kTemp:
+          obsolete = remove_temporaries;
+          break;
+        default:
+          break;
+      }
+      if (obsolete) env_->RemoveFile(dir_ + "/" + name).IgnoreError();
+    }
+  }
+
+  const std::string dir_;
+  const Options options_;
+  Env* const env_;
+  const std::string type_signature_;
+  std::shared_ptr<SnapshotRegistry> snapshots_;
+  std::unique_ptr<FileLock> lock_;
+
+  std::mutex write_mu_;
+  std::unique_ptr<LogWriter> log_;  // Guarded by write_mu_.
+  std::mutex manifest_mu_;
+  std::mutex compaction_mu_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;  // Background thread waits for work.
+  std::condition_variable done_cv_;  // Others wait for background work to finish.
+  std::shared_ptr<MemTable> mem_;
+  std::shared_ptr<MemTable> imm_;
+  uint64_t imm_log_number_ = 0;
+  uint64_t imm_last_sequence_ = 0;
+  std::shared_ptr<const Version> version_;
+  std::shared_ptr<const View> view_;
+  Manifest manifest_;
+  uint64_t next_file_number_ = 1;
+  uint64_t log_number_ = 0;
+  std::set<uint64_t> pending_outputs_;
+  bool compaction_busy_ = false;
+  bool shutting_down_ = false;
+  bool closed_ = false;
+  absl::Status fatal_;
+  absl::Status close_status_;
+  std::thread flush_thread_;
+  std::thread compaction_thread_;
+
+  std::atomic<uint64_t> last_sequence_{0};
+  std::vector<uint64_t> recovered_wals_;
+  uint64_t dropped_wal_tail_bytes_ = 0;
+  mutable Stats stats_;
+};
+
+}  // namespace internal
+}  // namespace kvstore
+
+#endif  // KVSTORE_INTERNAL_ENGINE_H_

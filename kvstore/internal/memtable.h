@@ -1,0 +1,196 @@
+// The MemTable: recent writes held in memory until they are flushed to a segment.
+//
+// Writes go to a hash index (one probe, no key comparisons), which is what makes a write cost
+// little more than its WAL append. Order is needed only by iterators and by the flush, so the
+// sorted view of the keys is built lazily, by sorting only the keys added since the last view and
+// merging them in. Each key keeps its versions newest first, so a snapshot reads the first version
+// at or below its sequence number.
+//
+// Threading: one writer at a time (the store serializes writes); any number of concurrent readers.
+// Versions and keys live in an arena and never move, so readers hold plain pointers to them.
+#ifndef KVSTORE_INTERNAL_MEMTABLE_H_
+#define KVSTORE_INTERNAL_MEMTABLE_H_
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "kvstore/internal/format.h"
+
+namespace kvstore::internal {
+
+// Bump allocator for MemTable contents: one allocation per write, freed all at once.
+class Arena {
+ public:
+  Arena() = default;
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+
+  char* Allocate(size_t bytes) {
+    bytes = (bytes + 7) & ~size_t{7};
+    if (bytes > remaining_) {
+      if (bytes > kBlockBytes / 4) return NewBlock(bytes);  // Large: own block, keep the current.
+      ptr_ = NewBlock(kBlockBytes);
+      remaining_ = kBlockBytes;
+    }
+    char* result = ptr_;
+    ptr_ += bytes;
+    remaining_ -= bytes;
+    return result;
+  }
+
+  size_t MemoryUsage() const { return usage_.load(std::memory_order_relaxed); }
+
+ private:
+  static constexpr size_t kBlockBytes = 256 * 1024;
+
+  char* NewBlock(size_t bytes) {
+    blocks_.push_back(std::make_unique<char[]>(bytes));
+    usage_.fetch_add(bytes + sizeof(void*), std::memory_order_relaxed);
+    return blocks_.back().get();
+  }
+
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* ptr_ = nullptr;
+  size_t remaining_ = 0;
+  std::atomic<size_t> usage_{0};
+};
+
+class MemTable {
+ public:
+  struct Version {
+    const Version* older;
+    uint64_t tag;
+    uint32_t value_size;
+
+    uint64_t sequence() const { return TagSequence(tag); }
+    EntryKind kind() const { return TagKind(tag); }
+    absl::string_view value() const {
+      return absl::string_view(reinterpret_cast<const char*>(this + 1), value_size);
+    }
+  };
+
+  class KeyEntry {
+   public:
+    absl::string_view key() const {
+      return absl::string_view(reinterpret_cast<const char*>(this + 1), key_size_);
+    }
+    const Version* newest() const { return newest_.load(std::memory_order_acquire); }
+    // The newest version at or below `sequence`, or nullptr.
+    const Version* VisibleAt(uint64_t sequence) const {
+      const Version* v = newest();
+      while (v != nullptr && v->sequence() > sequence) v = v->older;
+      return v;
+    }
+
+   private:
+    friend class MemTable;
+    std::atomic<const Version*> newest_{nullptr};
+    uint32_t key_size_ = 0;
+  };
+
+  using SortedView = std::vector<const KeyEntry*>;
+
+  MemTable() = default;
+  MemTable(const MemTable&) = delete;
+  MemTable& operator=(const MemTable&) = delete;
+
+  void Add(uint64_t sequence, EntryKind kind, absl::string_view key, absl::string_view value) {
+    char* mem = arena_.Allocate(sizeof(Version) + value.size());
+    Version* version = new (mem) Version{nullptr, PackTag(sequence, kind),
+                                         static_cast<uint32_t>(value.size())};
+    if (!value.empty()) std::memcpy(mem + sizeof(Version), value.data(), value.size());
+
+    // Only this (single) writer mutates the index, so it may look up without the lock.
+    KeyEntry* entry;
+    if (auto it = index_.find(key); it != index_.end()) {
+      entry = it->second;
+      version->older = entry->newest_.load(std::memory_order_relaxed);
+    } else {
+      char* key_mem = arena_.Allocate(sizeof(KeyEntry) + key.size());
+      entry = new (key_mem) KeyEntry;
+      entry->key_size_ = static_cast<uint32_t>(key.size());
+      if (!key.empty()) std::memcpy(key_mem + sizeof(KeyEntry), key.data(), key.size());
+      {
+        std::unique_lock<std::shared_mutex> lock(index_mu_);
+        index_.emplace(entry->key(), entry);
+        // flat_hash_map: one control byte and one slot per bucket; plus the unsorted list.
+        index_bytes_.store(index_.capacity() * (sizeof(std::pair<absl::string_view, KeyEntry*>) + 1) +
+                               index_.size() * sizeof(void*),
+                           std::memory_order_relaxed);
+      }
+      std::lock_guard<std::mutex> lock(view_mu_);
+      unsorted_.push_back(entry);
+    }
+    entry->newest_.store(version, std::memory_order_release);
+    num_versions_.fetch_add(1, std::memory_order_relaxed);
+    if (kind == EntryKind::kDeletion) num_deletions_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // The newest version of `key` at or below `sequence`, or nullptr if the MemTable has none.
+  const Version* Find(absl::string_view key, uint64_t sequence) const {
+    const KeyEntry* entry;
+    {
+      std::shared_lock<std::shared_mutex> lock(index_mu_);
+      auto it = index_.find(key);
+      if (it == index_.end()) return nullptr;
+      entry = it->second;
+    }
+    return entry->VisibleAt(sequence);
+  }
+
+  // The keys in order. The view stays valid (and unchanged) while the caller holds it, whatever
+  // is written afterwards; keys added later appear in later views.
+  std::shared_ptr<const SortedView> Sorted() const {
+    std::lock_guard<std::mutex> lock(view_mu_);
+    if (unsorted_.empty() && sorted_ != nullptr) return sorted_;
+    auto by_key = [](const KeyEntry* a, const KeyEntry* b) { return a->key() < b->key(); };
+    std::sort(unsorted_.begin(), unsorted_.end(), by_key);
+    auto merged = std::make_shared<SortedView>();
+    const SortedView empty;
+    const SortedView& old = sorted_ != nullptr ? *sorted_ : empty;
+    merged->reserve(old.size() + unsorted_.size());
+    std::merge(old.begin(), old.end(), unsorted_.begin(), unsorted_.end(),
+               std::back_inserter(*merged), by_key);
+    unsorted_.clear();
+    sorted_ = std::move(merged);
+    view_bytes_.store(sorted_->capacity() * sizeof(void*), std::memory_order_relaxed);
+    return sorted_;
+  }
+
+  // Bytes held: keys, values, version headers, the hash index and the sorted view.
+  size_t ApproximateMemoryUsage() const {
+    return arena_.MemoryUsage() + index_bytes_.load(std::memory_order_relaxed) +
+           view_bytes_.load(std::memory_order_relaxed);
+  }
+
+  uint64_t num_versions() const { return num_versions_.load(std::memory_order_relaxed); }
+  uint64_t num_deletions() const { return num_deletions_.load(std::memory_order_relaxed); }
+  bool empty() const { return num_versions() == 0; }
+
+ private:
+  Arena arena_;
+  mutable std::shared_mutex index_mu_;
+  absl::flat_hash_map<absl::string_view, KeyEntry*> index_;  // Guarded by index_mu_ for writes.
+
+  mutable std::mutex view_mu_;
+  mutable std::vector<const KeyEntry*> unsorted_;         // Guarded by view_mu_.
+  mutable std::shared_ptr<const SortedView> sorted_;      // Guarded by view_mu_.
+  mutable std::atomic<size_t> view_bytes_{0};
+  std::atomic<size_t> index_bytes_{0};
+
+  std::atomic<uint64_t> num_versions_{0};
+  std::atomic<uint64_t> num_deletions_{0};
+};
+
+}  // namespace kvstore::internal
+
+#endif  // KVSTORE_INTERNAL_MEMTABLE_H_

@@ -1,0 +1,254 @@
+// Ordered reads over a whole store: each source (a MemTable or a segment) yields, per key, its
+// newest version visible at the read's sequence number; a MergedSource combines them, newest
+// source first, so each key appears once with the version that wins.
+#ifndef KVSTORE_INTERNAL_MERGE_H_
+#define KVSTORE_INTERNAL_MERGE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "kvstore/internal/format.h"
+#include "kvstore/internal/memtable.h"
+#include "kvstore/internal/segment.h"
+
+namespace kvstore::internal {
+
+// One key at a time, in key order, each key's newest version visible at a fixed sequence.
+// key() and value() stay valid until the source moves.
+class KeySource {
+ public:
+  virtual ~KeySource() = default;
+  virtual void SeekToFirst() = 0;
+  virtual void SeekToLast() = 0;
+  virtual void Seek(absl::string_view key) = 0;        // first key >= `key`
+  virtual void SeekBefore(absl::string_view key) = 0;  // last key < `key`
+  virtual void Next() = 0;
+  virtual void Prev() = 0;
+  virtual bool Valid() const = 0;
+  virtual absl::string_view key() const = 0;
+  virtual EntryKind kind() const = 0;
+  virtual absl::string_view value() const = 0;
+  virtual absl::Status status() const { return absl::OkStatus(); }
+};
+
+class MemTableSource final : public KeySource {
+ public:
+  MemTableSource(std::shared_ptr<const MemTable> mem, uint64_t sequence)
+      : mem_(std::move(mem)), view_(mem_->Sorted()), sequence_(sequence) {}
+
+  void SeekToFirst() override { SettleForward(0); }
+  void SeekToLast() override { SettleBackward(static_cast<ptrdiff_t>(view_->size()) - 1); }
+  void Seek(absl::string_view key) override { SettleForward(LowerBound(key)); }
+  void SeekBefore(absl::string_view key) override {
+    SettleBackward(static_cast<ptrdiff_t>(LowerBound(key)) - 1);
+  }
+  void Next() override { SettleForward(index_ + 1); }
+  void Prev() override { SettleBackward(static_cast<ptrdiff_t>(index_) - 1); }
+  bool Valid() const override { return version_ != nullptr; }
+  absl::string_view key() const override { return (*view_)[index_]->key(); }
+  EntryKind kind() const override { return version_->kind(); }
+  absl::string_view value() const override { return version_->value(); }
+
+ private:
+  size_t LowerBound(absl::string_view key) const {
+    auto it = std::lower_bound(view_->begin(), view_->end(), key,
+                               [](const MemTable::KeyEntry* e, absl::string_view k) {
+                                 return e->key() < k;
+                               });
+    return static_cast<size_t>(it - view_->begin());
+  }
+  void SettleForward(size_t i) {
+    for (; i < view_->size(); ++i) {
+      if ((version_ = (*view_)[i]->VisibleAt(sequence_)) != nullptr) {
+        index_ = i;
+        return;
+      }
+    }
+    version_ = nullptr;
+  }
+  void SettleBackward(ptrdiff_t i) {
+    for (; i >= 0; --i) {
+      if ((version_ = (*view_)[i]->VisibleAt(sequence_)) != nullptr) {
+        index_ = static_cast<size_t>(i);
+        return;
+      }
+    }
+    version_ = nullptr;
+  }
+
+  std::shared_ptr<const MemTable> mem_;
+  std::shared_ptr<const MemTable::SortedView> view_;
+  uint64_t sequence_;
+  size_t index_ = 0;
+  const MemTable::Version* version_ = nullptr;
+};
+
+template <typename Filter>
+class SegmentSource final : public KeySource {
+ public:
+  SegmentSource(std::shared_ptr<const Segment<Filter>> segment, uint64_t sequence, bool verify)
+      : cursor_(std::move(segment), verify), sequence_(sequence) {}
+
+  void SeekToFirst() override {
+    cursor_.SeekToFirst();
+    SettleForward();
+  }
+  void SeekToLast() override {
+    cursor_.SeekToLast();
+    SettleBackward();
+  }
+  void Seek(absl::string_view key) override {
+    cursor_.Seek(key, LookupTag(sequence_));
+    SettleForward();
+  }
+  void SeekBefore(absl::string_view key) override {
+    // The oldest version of the last key below `key` sits just before the newest of `key`.
+    cursor_.Seek(key, LookupTag(kMaxSequence));
+    if (cursor_.Valid()) {
+      cursor_.Prev();
+    } else if (cursor_.status().ok()) {
+      cursor_.SeekToLast();
+    }
+    SettleBackward();
+  }
+  void Next() override {
+    const std::string current(key());
+    while (cursor_.Valid() && cursor_.record().key == current) cursor_.Next();
+    SettleForward();
+  }
+  void Prev() override {
+    const std::string current(key());
+    while (cursor_.Valid() && cursor_.record().key == current) cursor_.Prev();
+    SettleBackward();
+  }
+  bool Valid() const override { return valid_; }
+  absl::string_view key() const override { return cursor_.record().key; }
+  EntryKind kind() const override { return TagKind(cursor_.record().tag); }
+  absl::string_view value() const override { return cursor_.record().value; }
+  absl::Status status() const override { return cursor_.status(); }
+
+ private:
+  // Versions of a key are newest first, so moving forward the first visible one is the newest.
+  void SettleForward() {
+    while (cursor_.Valid() && TagSequence(cursor_.record().tag) > sequence_) cursor_.Next();
+    valid_ = cursor_.Valid();
+  }
+  // Moving backward, a key's versions come oldest first: remember the last visible one seen.
+  void SettleBackward() {
+    while (cursor_.Valid()) {
+      const std::string current(cursor_.record().key);
+      bool found = false;
+      std::pair<size_t, uint32_t> newest_visible;
+      while (cursor_.Valid() && cursor_.record().key == current) {
+        if (TagSequence(cursor_.record().tag) <= sequence_) {
+          found = true;
+          newest_visible = cursor_.position();
+        }
+        cursor_.Prev();
+      }
+      if (!cursor_.status().ok()) break;
+      if (found) {
+        cursor_.SetPosition(newest_visible);
+        valid_ = cursor_.Valid();
+        return;
+      }
+    }
+    valid_ = false;
+  }
+
+  typename Segment<Filter>::Cursor cursor_;
+  uint64_t sequence_;
+  bool valid_ = false;
+};
+
+// Merges sources given newest first: for a key several sources hold, the newest source wins.
+// Deleted keys are yielded too (kind() == kDeletion); the user-facing iterator skips them.
+class MergedSource final : public KeySource {
+ public:
+  explicit MergedSource(std::vector<std::unique_ptr<KeySource>> sources)
+      : sources_(std::move(sources)) {}
+
+  void SeekToFirst() override {
+    for (auto& s : sources_) s->SeekToFirst();
+    PickForward();
+  }
+  void SeekToLast() override {
+    for (auto& s : sources_) s->SeekToLast();
+    PickBackward();
+  }
+  void Seek(absl::string_view key) override {
+    for (auto& s : sources_) s->Seek(key);
+    PickForward();
+  }
+  void SeekBefore(absl::string_view key) override {
+    for (auto& s : sources_) s->SeekBefore(key);
+    PickBackward();
+  }
+  void Next() override {
+    const std::string current(key());
+    if (!forward_) {
+      // Sources may sit anywhere at or below the current key: put all just past it.
+      for (auto& s : sources_) {
+        s->Seek(current);
+        if (s->Valid() && s->key() == current) s->Next();
+      }
+    } else {
+      for (auto& s : sources_) {
+        if (s->Valid() && s->key() == current) s->Next();
+      }
+    }
+    PickForward();
+  }
+  void Prev() override {
+    const std::string current(key());
+    if (forward_) {
+      for (auto& s : sources_) s->SeekBefore(current);
+    } else {
+      for (auto& s : sources_) {
+        if (s->Valid() && s->key() == current) s->Prev();
+      }
+    }
+    PickBackward();
+  }
+  bool Valid() const override { return current_ != nullptr; }
+  absl::string_view key() const override { return current_->key(); }
+  EntryKind kind() const override { return current_->kind(); }
+  absl::string_view value() const override { return current_->value(); }
+  absl::Status status() const override {
+    for (const auto& s : sources_) {
+      if (absl::Status st = s->status(); !st.ok()) return st;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  void PickForward() {
+    forward_ = true;
+    current_ = nullptr;
+    if (!status().ok()) return;
+    for (auto& s : sources_) {
+      if (s->Valid() && (current_ == nullptr || s->key() < current_->key())) current_ = s.get();
+    }
+  }
+  void PickBackward() {
+    forward_ = false;
+    current_ = nullptr;
+    if (!status().ok()) return;
+    for (auto& s : sources_) {
+      if (s->Valid() && (current_ == nullptr || s->key() > current_->key())) current_ = s.get();
+    }
+  }
+
+  std::vector<std::unique_ptr<KeySource>> sources_;
+  KeySource* current_ = nullptr;
+  bool forward_ = true;
+};
+
+}  // namespace kvstore::internal
+
+#endif  // KVSTORE_INTERNAL_MERGE_H_

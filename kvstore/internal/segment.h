@@ -1,0 +1,533 @@
+// Segments: the immutable sorted files a MemTable is flushed into and compaction merges.
+//
+// A segment holds versions of keys in key order, newest version first, cut into data blocks of
+// about Options::block_bytes; then its filter, its index (the last version of every block) and a
+// fixed-size footer. Every part carries its own checksum. The filter and the index are loaded into
+// memory when the segment opens, so a lookup costs one filter probe and, only if the filter says
+// "maybe", one block read. Byte-level layout: docs/format.md.
+#ifndef KVSTORE_INTERNAL_SEGMENT_H_
+#define KVSTORE_INTERNAL_SEGMENT_H_
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "kvstore/env.h"
+#include "kvstore/filter.h"
+#include "kvstore/internal/coding.h"
+#include "kvstore/internal/format.h"
+#include "kvstore/internal/hash.h"
+#include "kvstore/status.h"
+
+namespace kvstore::internal {
+
+inline constexpr uint64_t kSegmentMagic = 0x314745536b76736bULL;  // "kvskSEG1" little-endian
+inline constexpr size_t kSegmentFooterBytes = 8 * 4 + 4 + 8 + 8;
+inline constexpr size_t kBlockTrailerBytes = 4 + 8;  // record count + checksum
+
+// Salts keep a checksum of one part of a file from validating as another part.
+inline constexpr uint64_t kDataBlockSalt = 0xD;
+inline constexpr uint64_t kFilterSalt = 0xF;
+inline constexpr uint64_t kIndexSalt = 0x1;
+inline constexpr uint64_t kFooterSalt = 0xE;
+
+// What a segment says about itself; also what the manifest records for it.
+struct SegmentInfo {
+  uint64_t number = 0;
+  uint64_t file_bytes = 0;
+  uint64_t num_entries = 0;
+  uint64_t num_deletions = 0;
+  uint64_t min_sequence = 0;
+  uint64_t max_sequence = 0;
+  std::string smallest_key;
+  std::string largest_key;
+};
+
+// Writes a segment. Versions must arrive in order (key ascending, newest first).
+template <typename Filter>
+class SegmentBuilder {
+ public:
+  SegmentBuilder(WritableFile* file, size_t block_bytes) : file_(file), block_bytes_(block_bytes) {}
+
+  absl::Status Add(absl::string_view key, uint64_t tag, absl::string_view value) {
+    const bool new_key = info_.num_entries == 0 || key != last_key_;
+    if (new_key) key_hashes_.push_back(HashKey(key));
+    record_offsets_.push_back(static_cast<uint32_t>(block_.size()));
+    PutVarint64(&block_, key.size());
+    PutVarint64(&block_, value.size());
+    block_.append(key.data(), key.size());
+    PutFixed64(&block_, tag);
+    block_.append(value.data(), value.size());
+
+    if (info_.num_entries == 0) {
+      info_.smallest_key.assign(key.data(), key.size());
+      info_.min_sequence = info_.max_sequence = TagSequence(tag);
+    }
+    info_.min_sequence = std::min(info_.min_sequence, TagSequence(tag));
+    info_.max_sequence = std::max(info_.max_sequence, TagSequence(tag));
+    ++info_.num_entries;
+    if (TagKind(tag) == EntryKind::kDeletion) ++info_.num_deletions;
+    if (new_key) last_key_.assign(key.data(), key.size());
+    last_tag_ = tag;
+    if (block_.size() >= block_bytes_) return FinishBlock();
+    return absl::OkStatus();
+  }
+
+  uint64_t num_entries() const { return info_.num_entries; }
+  uint64_t bytes_written() const { return offset_ + block_.size(); }
+
+  // Writes filter, index and footer. The caller syncs and closes the file.
+  absl::StatusOr<SegmentInfo> Finish() {
+    KV_RETURN_IF_ERROR(FinishBlock());
+    info_.largest_key = last_key_;
+
+    std::string filter;
+    Filter::Build(absl::Span<const uint64_t>(key_hashes_), &filter);
+    PutFixed64(&filter, Checksum(filter, kFilterSalt));
+    const uint64_t filter_offset = offset_;
+    KV_RETURN_IF_ERROR(Write(filter));
+
+    std::string index;
+    PutLengthPrefixed(&index, Filter::Name());
+    PutFixed64(&index, info_.num_entries);
+    PutFixed64(&index, info_.num_deletions);
+    PutFixed64(&index, info_.min_sequence);
+    PutFixed64(&index, info_.max_sequence);
+    PutLengthPrefixed(&index, info_.smallest_key);
+    PutLengthPrefixed(&index, info_.largest_key);
+    PutFixed32(&index, num_blocks_);
+    index += index_entries_;
+    PutFixed64(&index, Checksum(index, kIndexSalt));
+    const uint64_t index_offset = offset_;
+    KV_RETURN_IF_ERROR(Write(index));
+
+    std::string footer;
+    PutFixed64(&footer, filter_offset);
+    PutFixed64(&footer, filter.size());
+    PutFixed64(&footer, index_offset);
+    PutFixed64(&footer, index.size());
+    PutFixed32(&footer, kFormatVersion);
+    PutFixed64(&footer, kSegmentMagic);
+    PutFixed64(&footer, Checksum(footer, kFooterSalt));
+    KV_RETURN_IF_ERROR(Write(footer));
+    info_.file_bytes = offset_;
+    return info_;
+  }
+
+ private:
+  absl::Status FinishBlock() {
+    if (record_offsets_.empty()) return absl::OkStatus();
+    for (uint32_t offset : record_offsets_) PutFixed32(&block_, offset);
+    PutFixed32(&block_, static_cast<uint32_t>(record_offsets_.size()));
+    PutFixed64(&block_, Checksum(block_, kDataBlockSalt));
+
+    PutLengthPrefixed(&index_entries_, last_key_);
+    PutFixed64(&index_entries_, last_tag_);
+    PutFixed64(&index_entries_, offset_);
+    PutFixed32(&index_entries_, static_cast<uint32_t>(block_.size()));
+    ++num_blocks_;
+
+    KV_RETURN_IF_ERROR(Write(block_));
+    block_.clear();
+    record_offsets_.clear();
+    return absl::OkStatus();
+  }
+
+  absl::Status Write(absl::string_view bytes) {
+    KV_RETURN_IF_ERROR(file_->Append(bytes));
+    offset_ += bytes.size();
+    return absl::OkStatus();
+  }
+
+  WritableFile* file_;
+  size_t block_bytes_;
+  uint64_t offset_ = 0;
+  std::string block_;
+  std::vector<uint32_t> record_offsets_;
+  std::string index_entries_;
+  uint32_t num_blocks_ = 0;
+  std::vector<uint64_t> key_hashes_;
+  std::string last_key_;
+  uint64_t last_tag_ = 0;
+  SegmentInfo info_;
+};
+
+// One record of a data block, parsed.
+struct Record {
+  absl::string_view key;
+  uint64_t tag = 0;
+  absl::string_view value;
+};
+
+// A verified data block: records addressed by position.
+class Block {
+ public:
+  Block() = default;
+
+  // `bytes` must be a whole block whose checksum has been verified.
+  static absl::StatusOr<Block> Parse(absl::string_view bytes) {
+    Block block;
+    if (bytes.size() < kBlockTrailerBytes) return absl::DataLossError("block too short");
+    const size_t body = bytes.size() - 8;
+    const uint32_t count = DecodeFixed32(bytes.data() + body - 4);
+    if (count == 0 || count > (body - 4) / 4) return absl::DataLossError("bad record count");
+    block.records_end_ = body - 4 - size_t{count} * 4;
+    block.offsets_ = bytes.data() + block.records_end_;
+    block.count_ = count;
+    block.data_ = bytes.data();
+    return block;
+  }
+
+  uint32_t size() const { return count_; }
+
+  // Parses record i; false if the record does not fit its block.
+  bool Get(uint32_t i, Record* record) const {
+    const uint32_t offset = DecodeFixed32(offsets_ + size_t{i} * 4);
+    if (offset >= records_end_) return false;
+    absl::string_view in(data_ + offset, records_end_ - offset);
+    uint64_t key_size, value_size;
+    if (!GetVarint64(&in, &key_size) || !GetVarint64(&in, &value_size)) return false;
+    if (key_size > in.size() || in.size() - key_size < 8 || value_size > in.size() - key_size - 8) {
+      return false;
+    }
+    record->key = in.substr(0, key_size);
+    record->tag = DecodeFixed64(in.data() + key_size);
+    record->value = in.substr(key_size + 8, value_size);
+    return true;
+  }
+
+ private:
+  const char* data_ = nullptr;
+  const char* offsets_ = nullptr;
+  size_t records_end_ = 0;
+  uint32_t count_ = 0;
+};
+
+// An open segment, shared by readers, iterators and compactions.
+template <typename Filter>
+class Segment {
+ public:
+  static absl::StatusOr<std::shared_ptr<Segment>> Open(Env* env, const std::string& dir,
+                                                       uint64_t number) {
+    auto segment = std::shared_ptr<Segment>(new Segment);
+    segment->name_ = SegmentFileName(dir, number);
+    segment->info_.number = number;
+    KV_ASSIGN_OR_RETURN(segment->file_, env->NewRandomAccessFile(segment->name_));
+    KV_RETURN_IF_ERROR(segment->Load());
+    return segment;
+  }
+
+  const SegmentInfo& info() const { return info_; }
+  const std::string& file_name() const { return name_; }
+  size_t num_blocks() const { return blocks_.size(); }
+
+  // Bytes this segment keeps in memory for lookups: its filter and its index.
+  size_t MemoryUsage() const {
+    return filter_.capacity() + index_keys_.capacity() + blocks_.capacity() * sizeof(BlockHandle);
+  }
+
+  bool MayContain(uint64_t key_hash) const { return Filter::MayContain(filter_, key_hash); }
+
+  // Finds the newest version of `key` at or below `sequence`. On success `*found` tells whether
+  // the segment has one; `record` views memory that lives as long as this segment, or `*scratch`.
+  absl::Status Get(absl::string_view key, uint64_t sequence, bool verify, std::string* scratch,
+                   bool* found, Record* record) const {
+    *found = false;
+    const uint64_t target = LookupTag(sequence);
+    const size_t b = FindBlock(key, target);
+    if (b == blocks_.size()) return absl::OkStatus();
+    Block block;
+    KV_RETURN_IF_ERROR(ReadBlock(b, verify, scratch, &block));
+    // First record at or after (key, target).
+    uint32_t lo = 0, hi = block.size();
+    while (lo < hi) {
+      const uint32_t mid = lo + (hi - lo) / 2;
+      Record r;
+      if (!block.Get(mid, &r)) return Corruption(absl::StrCat("bad record in block ", b));
+      if (CompareVersions(r.key, r.tag, key, target) < 0) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    if (lo == block.size()) return absl::OkStatus();
+    Record r;
+    if (!block.Get(lo, &r)) return Corruption(absl::StrCat("bad record in block ", b));
+    if (r.key != key) return absl::OkStatus();
+    if (!IsValidKind(static_cast<uint8_t>(r.tag & 0xff))) {
+      return Corruption(absl::StrCat("unknown entry kind in block ", b));
+    }
+    *record = r;
+    *found = true;
+    return absl::OkStatus();
+  }
+
+  // Walks every version in order; used by iterators and compaction.
+  class Cursor {
+   public:
+    explicit Cursor(std::shared_ptr<const Segment> segment, bool verify = false)
+        : segment_(std::move(segment)), verify_(verify) {}
+
+    bool Valid() const { return valid_; }
+    const Record& record() const { return record_; }
+    const absl::Status& status() const { return status_; }
+
+    void SeekToFirst() { Position(0, 0); }
+    void SeekToLast() {
+      if (segment_->blocks_.empty()) return Invalidate();
+      LoadBlock(segment_->blocks_.size() - 1);
+      if (status_.ok()) Position(block_index_, block_.size() - 1);
+    }
+    // First version at or after (key, tag).
+    void Seek(absl::string_view key, uint64_t tag) {
+      const size_t b = segment_->FindBlock(key, tag);
+      if (b == segment_->blocks_.size()) return Invalidate();
+      if (!LoadBlock(b)) return;
+      uint32_t lo = 0, hi = block_.size();
+      while (lo < hi) {
+        const uint32_t mid = lo + (hi - lo) / 2;
+        Record r;
+        if (!ParseAt(mid, &r)) return;
+        if (CompareVersions(r.key, r.tag, key, tag) < 0) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      Position(b, lo);
+    }
+    void Next() { Position(block_index_, record_index_ + 1); }
+    void Prev() {
+      if (record_index_ > 0) return Position(block_index_, record_index_ - 1);
+      if (block_index_ == 0) return Invalidate();
+      if (!LoadBlock(block_index_ - 1)) return;
+      Position(block_index_, block_.size() - 1);
+    }
+
+    // Opaque position, to come back to a record seen before.
+    std::pair<size_t, uint32_t> position() const { return {block_index_, record_index_}; }
+    void SetPosition(std::pair<size_t, uint32_t> p) { Position(p.first, p.second); }
+
+   private:
+    // Moves to record `r` of block `b`, rolling over into the next blocks.
+    void Position(size_t b, uint32_t r) {
+      for (;;) {
+        if (b >= segment_->blocks_.size()) return Invalidate();
+        if ((!loaded_ || block_index_ != b) && !LoadBlock(b)) return;
+        if (r < block_.size()) break;
+        ++b;
+        r = 0;
+      }
+      record_index_ = r;
+      valid_ = ParseAt(r, &record_);
+    }
+
+    bool LoadBlock(size_t b) {
+      absl::Status s = segment_->ReadBlock(b, verify_, &scratch_, &block_);
+      if (!s.ok()) {
+        status_ = s;
+        valid_ = false;
+        loaded_ = false;
+        return false;
+      }
+      block_index_ = b;
+      loaded_ = true;
+      return true;
+    }
+
+    bool ParseAt(uint32_t r, Record* record) {
+      if (block_.Get(r, record) && IsValidKind(static_cast<uint8_t>(record->tag & 0xff))) {
+        return true;
+      }
+      status_ = segment_->Corruption(absl::StrCat("bad record in block ", block_index_));
+      valid_ = false;
+      return false;
+    }
+
+    void Invalidate() { valid_ = false; }
+
+    std::shared_ptr<const Segment> segment_;
+    bool verify_;
+    bool valid_ = false;
+    bool loaded_ = false;
+    size_t block_index_ = 0;
+    uint32_t record_index_ = 0;
+    Block block_;
+    Record record_;
+    std::string scratch_;
+    absl::Status status_;
+  };
+
+  // Checks every checksum of the file: footer, index, filter and every data block.
+  absl::Status Verify() const {
+    std::string scratch;
+    for (size_t b = 0; b < blocks_.size(); ++b) {
+      Block block;
+      KV_RETURN_IF_ERROR(ReadBlock(b, /*verify=*/true, &scratch, &block));
+      for (uint32_t i = 0; i < block.size(); ++i) {
+        Record r;
+        if (!block.Get(i, &r)) return Corruption(absl::StrCat("bad record in block ", b));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Corruption(absl::string_view what) const {
+    return absl::DataLossError(absl::StrCat("corruption in ", name_, ": ", what));
+  }
+
+ private:
+  struct BlockHandle {
+    uint32_t key_offset;  // into index_keys_
+    uint32_t key_size;
+    uint64_t last_tag;
+    uint64_t offset;
+    uint32_t size;
+  };
+
+  Segment() = default;
+
+  absl::string_view BlockLastKey(size_t b) const {
+    return absl::string_view(index_keys_.data() + blocks_[b].key_offset, blocks_[b].key_size);
+  }
+
+  // First block whose last version is at or after (key, tag); blocks_.size() if none.
+  size_t FindBlock(absl::string_view key, uint64_t tag) const {
+    size_t lo = 0, hi = blocks_.size();
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (CompareVersions(BlockLastKey(mid), blocks_[mid].last_tag, key, tag) < 0) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+
+  absl::Status ReadBlock(size_t b, bool verify, std::string* scratch, Block* block) const {
+    const BlockHandle& h = blocks_[b];
+    if (scratch->size() < h.size) scratch->resize(h.size);
+    absl::string_view bytes;
+    KV_RETURN_IF_ERROR(file_->Read(h.offset, h.size, &bytes, scratch->data()));
+    if (bytes.size() != h.size) return Corruption(absl::StrCat("block ", b, " is truncated"));
+    // With a stable mapping, bytes verified once stay verified; otherwise verify every read.
+    const bool trusted = stable_views_ && !verify && verified_[b].load(std::memory_order_acquire);
+    if (!trusted) {
+      const size_t body = h.size - 8;
+      if (Checksum(bytes.substr(0, body), kDataBlockSalt) != DecodeFixed64(bytes.data() + body)) {
+        return Corruption(absl::StrCat("checksum mismatch in block ", b, " at offset ", h.offset));
+      }
+      if (stable_views_) verified_[b].store(true, std::memory_order_release);
+    }
+    auto parsed = Block::Parse(bytes);
+    if (!parsed.ok()) return Corruption(absl::StrCat("block ", b, ": ", parsed.status().message()));
+    *block = *parsed;
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadChecked(uint64_t offset, uint64_t size, uint64_t salt, absl::string_view what,
+                           std::string* out) const {
+    if (size < 8 || offset > file_->Size() || size > file_->Size() - offset) {
+      return Corruption(absl::StrCat(what, " lies outside the file"));
+    }
+    out->resize(size);
+    absl::string_view bytes;
+    KV_RETURN_IF_ERROR(file_->Read(offset, size, &bytes, out->data()));
+    if (bytes.size() != size) return Corruption(absl::StrCat(what, " is truncated"));
+    if (Checksum(bytes.substr(0, size - 8), salt) != DecodeFixed64(bytes.data() + size - 8)) {
+      return Corruption(absl::StrCat("checksum mismatch in ", what));
+    }
+    if (bytes.data() != out->data()) out->assign(bytes.data(), bytes.size());
+    out->resize(size - 8);
+    return absl::OkStatus();
+  }
+
+  absl::Status Load() {
+    const uint64_t size = file_->Size();
+    stable_views_ = file_->StableViews();
+    if (size < kSegmentFooterBytes) return Corruption("file too short for a footer");
+    std::string footer;
+    KV_RETURN_IF_ERROR(ReadChecked(size - kSegmentFooterBytes, kSegmentFooterBytes, kFooterSalt,
+                                   "footer", &footer));
+    const char* f = footer.data();
+    const uint64_t filter_offset = DecodeFixed64(f);
+    const uint64_t filter_size = DecodeFixed64(f + 8);
+    const uint64_t index_offset = DecodeFixed64(f + 16);
+    const uint64_t index_size = DecodeFixed64(f + 24);
+    const uint32_t version = DecodeFixed32(f + 32);
+    if (DecodeFixed64(f + 36) != kSegmentMagic) return Corruption("bad magic number");
+    if (version != kFormatVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          name_, " has format version ", version, "; this build reads version ", kFormatVersion));
+    }
+    KV_RETURN_IF_ERROR(ReadChecked(filter_offset, filter_size, kFilterSalt, "filter", &filter_));
+    std::string index;
+    KV_RETURN_IF_ERROR(ReadChecked(index_offset, index_size, kIndexSalt, "index", &index));
+    return ParseIndex(index, filter_offset);
+  }
+
+  absl::Status ParseIndex(absl::string_view in, uint64_t data_end) {
+    absl::string_view filter_name, smallest, largest;
+    uint32_t count;
+    if (!GetLengthPrefixed(&in, &filter_name) || !GetFixed64(&in, &info_.num_entries) ||
+        !GetFixed64(&in, &info_.num_deletions) || !GetFixed64(&in, &info_.min_sequence) ||
+        !GetFixed64(&in, &info_.max_sequence) || !GetLengthPrefixed(&in, &smallest) ||
+        !GetLengthPrefixed(&in, &largest) || !GetFixed32(&in, &count)) {
+      return Corruption("index header does not parse");
+    }
+    if (filter_name != Filter::Name()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(name_, " was written with filter \"", filter_name,
+                       "\"; this store is opened with filter \"", Filter::Name(), "\""));
+    }
+    info_.smallest_key.assign(smallest.data(), smallest.size());
+    info_.largest_key.assign(largest.data(), largest.size());
+    info_.file_bytes = file_->Size();
+    blocks_.reserve(count);
+    uint64_t expected_offset = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      absl::string_view key;
+      BlockHandle h;
+      uint32_t block_size;
+      if (!GetLengthPrefixed(&in, &key) || !GetFixed64(&in, &h.last_tag) ||
+          !GetFixed64(&in, &h.offset) || !GetFixed32(&in, &block_size)) {
+        return Corruption(absl::StrCat("index entry ", i, " does not parse"));
+      }
+      // Blocks tile the data region exactly, in order.
+      if (h.offset != expected_offset || block_size < kBlockTrailerBytes ||
+          block_size > data_end - h.offset) {
+        return Corruption(absl::StrCat("index entry ", i, " points outside the data"));
+      }
+      h.size = block_size;
+      h.key_offset = static_cast<uint32_t>(index_keys_.size());
+      h.key_size = static_cast<uint32_t>(key.size());
+      index_keys_.append(key.data(), key.size());
+      blocks_.push_back(h);
+      expected_offset = h.offset + h.size;
+    }
+    if (!in.empty() || expected_offset != data_end) return Corruption("index does not cover the data");
+    verified_ = std::make_unique<std::atomic<bool>[]>(blocks_.size());
+    return absl::OkStatus();
+  }
+
+  std::string name_;
+  std::unique_ptr<RandomAccessFile> file_;
+  bool stable_views_ = false;
+  SegmentInfo info_;
+  std::string filter_;
+  std::string index_keys_;
+  std::vector<BlockHandle> blocks_;
+  std::unique_ptr<std::atomic<bool>[]> verified_;
+};
+
+}  // namespace kvstore::internal
+
+#endif  // KVSTORE_INTERNAL_SEGMENT_H_

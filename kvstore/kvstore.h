@@ -1,0 +1,343 @@
+// kvstore: a typed, embedded key-value store. Include this header and use KVStore<Key, Value>.
+//
+//   auto store = kvstore::KVStore<std::string, int64_t>::Open("/tmp/db").value();
+//   store->Set("apples", 3);
+//   absl::StatusOr<int64_t> n = store->Get("apples");
+//
+// Keys and values are C++ values; the Serializer policy turns them into bytes (keys so that byte
+// order is key order), the Filter policy lets a read skip segments that cannot hold a key. Writes
+// are durable once acknowledged (WAL), and survive power loss with WriteOptions::sync.
+// A KVStore is safe to use from many threads.
+#ifndef KVSTORE_KVSTORE_H_
+#define KVSTORE_KVSTORE_H_
+
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "kvstore/env.h"
+#include "kvstore/filter.h"
+#include "kvstore/internal/batch.h"
+#include "kvstore/internal/engine.h"
+#include "kvstore/options.h"
+#include "kvstore/serializer.h"
+#include "kvstore/status.h"
+
+namespace kvstore {
+
+namespace internal {
+
+// Default-serializer types are checked by their own concepts first, so a bad key type reports
+// the sentence below rather than a failed requirement deep inside the serializer.
+template <typename S, typename K, typename V>
+constexpr bool CheckTypes() {
+  if constexpr (std::is_same_v<S, DefaultSerializer>) {
+    static_assert(DefaultKey<K>,
+                  "kvstore::KVStore: the Key type is not supported by DefaultSerializer. Keys may "
+                  "be std::string, an integer, float, double, bool, or a std::pair/std::tuple of "
+                  "these; for other types pass your own Serializer policy.");
+    static_assert(DefaultValue<V>,
+                  "kvstore::KVStore: the Value type is not supported by DefaultSerializer. Values "
+                  "may be what keys may be, or any trivially copyable struct; for other types "
+                  "pass your own Serializer policy.");
+    return DefaultKey<K> && DefaultValue<V>;
+  } else {
+    static_assert(SerializerFor<S, K, V>,
+                  "kvstore::KVStore: the Serializer policy must provide static EncodeKey(const "
+                  "Key&, std::string*), DecodeKey(absl::string_view, Key*) -> absl::Status, "
+                  "EncodeValue(const Value&, std::string*) and DecodeValue(absl::string_view, "
+                  "Value*) -> absl::Status.");
+    return SerializerFor<S, K, V>;
+  }
+}
+
+}  // namespace internal
+
+template <typename Key, typename Value, typename Serializer = DefaultSerializer,
+          typename Filter = BloomFilter<10>>
+class KVStore {
+  static_assert(internal::CheckTypes<Serializer, Key, Value>());
+  static_assert(FilterPolicy<Filter>,
+                "kvstore::KVStore: the Filter policy must provide static Name(), "
+                "Build(absl::Span<const uint64_t>, std::string*) and "
+                "MayContain(absl::string_view, uint64_t) -> bool; see BloomFilter.");
+
+  using Engine = internal::Engine<Filter>;
+
+ public:
+  using key_type = Key;
+  using mapped_type = Value;
+
+  // Writes applied together by Write(): after a crash, all of them or none are in the store.
+  class WriteBatch {
+   public:
+    void Set(const Key& key, const Value& value) {
+      std::string k, v;
+      if (!Accept(EncodeKeyChecked(key, &k)) || !Accept(EncodeValueChecked(value, &v))) return;
+      rep_.Put(k, v);
+    }
+    void Delete(const Key& key) {
+      std::string k;
+      if (!Accept(EncodeKeyChecked(key, &k))) return;
+      rep_.Delete(k);
+    }
+    void Clear() {
+      rep_.Clear();
+      status_ = absl::OkStatus();
+    }
+    // Number of operations in the batch.
+    size_t size() const { return rep_.count(); }
+    // OK unless an operation was rejected (e.g. an oversized key); Write() then applies nothing.
+    const absl::Status& status() const { return status_; }
+
+   private:
+    friend class KVStore;
+    bool Accept(absl::Status s) {
+      if (!s.ok() && status_.ok()) status_ = std::move(s);
+      return status_.ok();
+    }
+    internal::BatchRep rep_;
+    absl::Status status_;
+  };
+
+  // Walks the store in key order. It reads the store as it was when the iterator was created,
+  // whatever is written, flushed or compacted meanwhile.
+  class Iterator {
+   public:
+    void SeekToFirst() {
+      source_->SeekToFirst();
+      Settle(true);
+    }
+    void SeekToLast() {
+      source_->SeekToLast();
+      Settle(false);
+    }
+    // Positions at the first key >= `target`.
+    void Seek(const Key& target) {
+      std::string k;
+      Serializer::EncodeKey(target, &k);
+      source_->Seek(k);
+      Settle(true);
+    }
+    void Next() {
+      if (!valid_) return;
+      source_->Next();
+      Settle(true);
+    }
+    void Prev() {
+      if (!valid_) return;
+      source_->Prev();
+      Settle(false);
+    }
+    bool Valid() const { return valid_; }
+    const Key& key() const { return key_; }
+    const Value& value() const { return value_; }
+    // OK unless reading failed (corruption is reported here, never returned as data).
+    absl::Status status() const { return status_.ok() ? source_->status() : status_; }
+
+   private:
+    friend class KVStore;
+    explicit Iterator(std::unique_ptr<internal::KeySource> source) : source_(std::move(source)) {}
+
+    // Skips deletions in the direction of travel, then decodes the current entry.
+    void Settle(bool forward) {
+      while (source_->Valid() && source_->kind() == internal::EntryKind::kDeletion) {
+        forward ? source_->Next() : source_->Prev();
+      }
+      valid_ = source_->Valid() && status_.ok();
+      if (!valid_) return;
+      absl::Status s = Serializer::DecodeKey(source_->key(), &key_);
+      if (s.ok()) s = Serializer::DecodeValue(source_->value(), &value_);
+      if (!s.ok()) {
+        status_ = absl::DataLossError(absl::StrCat("cannot decode stored entry: ", s.message()));
+        valid_ = false;
+      }
+    }
+
+    std::unique_ptr<internal::KeySource> source_;
+    Key key_{};
+    Value value_{};
+    bool valid_ = false;
+    absl::Status status_;
+  };
+
+  // A half-open key range [lo, hi) for range-for loops: `for (const auto& [k, v] : s->Scan(a, b))`.
+  class Range {
+   public:
+    class iterator {
+     public:
+      using iterator_category = std::input_iterator_tag;
+      using value_type = std::pair<const Key&, const Value&>;
+      using difference_type = std::ptrdiff_t;
+
+      value_type operator*() const { return {range_->it_->key(), range_->it_->value()}; }
+      iterator& operator++() {
+        range_->it_->Next();
+        range_->CheckEnd();
+        return *this;
+      }
+      bool operator==(const iterator& other) const { return done() == other.done(); }
+      bool operator!=(const iterator& other) const { return !(*this == other); }
+
+     private:
+      friend class Range;
+      explicit iterator(Range* range) : range_(range) {}
+      bool done() const { return range_ == nullptr || !range_->it_->Valid(); }
+      Range* range_;
+    };
+
+    iterator begin() { return iterator(this); }
+    iterator end() { return iterator(nullptr); }
+    // OK unless the scan stopped early on an error.
+    absl::Status status() const { return it_->status(); }
+
+   private:
+    friend class KVStore;
+    Range(std::unique_ptr<Iterator> it, const Key& lo, std::optional<Key> hi)
+        : it_(std::move(it)), hi_(std::move(hi)) {
+      it_->Seek(lo);
+      CheckEnd();
+    }
+    void CheckEnd() {
+      if (it_->Valid() && hi_.has_value() && !(it_->key() < *hi_)) at_end_ = true;
+      if (at_end_) it_->source_->SeekToLast(), it_->source_->Next(), it_->valid_ = false;
+    }
+    std::unique_ptr<Iterator> it_;
+    std::optional<Key> hi_;
+    bool at_end_ = false;
+  };
+
+  // Opens the store in `dir`, creating it if missing (Options::create_if_missing). Fails if
+  // another KVStore, in this process or another, has it open.
+  static absl::StatusOr<std::unique_ptr<KVStore>> Open(const std::string& dir,
+                                                      const Options& options = {}) {
+    KV_ASSIGN_OR_RETURN(
+        auto engine,
+        Engine::Open(dir, options, internal::TypeSignatureWith<Serializer, Key, Value>()));
+    return std::unique_ptr<KVStore>(new KVStore(std::move(engine)));
+  }
+
+  ~KVStore() { Close().IgnoreError(); }
+
+  absl::Status Set(const Key& key, const Value& value, const WriteOptions& options = {}) {
+    thread_local internal::BatchRep batch;
+    thread_local std::string k, v;
+    k.clear();
+    v.clear();
+    KV_RETURN_IF_ERROR(EncodeKeyChecked(key, &k));
+    KV_RETURN_IF_ERROR(EncodeValueChecked(value, &v));
+    batch.Clear();
+    batch.Put(k, v);
+    return engine_->Write(&batch, options);
+  }
+
+  // NotFound if the store holds no value for `key`.
+  absl::StatusOr<Value> Get(const Key& key, const ReadOptions& options = {}) const {
+    thread_local std::string k;
+    k.clear();
+    KV_RETURN_IF_ERROR(EncodeKeyChecked(key, &k));
+    Value value{};
+    KV_RETURN_IF_ERROR(engine_->Get(k, options, [&value](absl::string_view bytes) {
+      absl::Status s = Serializer::DecodeValue(bytes, &value);
+      if (!s.ok()) return absl::DataLossError(absl::StrCat("cannot decode stored value: ", s.message()));
+      return absl::OkStatus();
+    }));
+    return value;
+  }
+
+  // Deleting a key that is not there is not an error.
+  absl::Status Delete(const Key& key, const WriteOptions& options = {}) {
+    thread_local internal::BatchRep batch;
+    thread_local std::string k;
+    k.clear();
+    KV_RETURN_IF_ERROR(EncodeKeyChecked(key, &k));
+    batch.Clear();
+    batch.Delete(k);
+    return engine_->Write(&batch, options);
+  }
+
+  // Applies every operation of `batch`, or none if the batch holds a rejected operation.
+  absl::Status Write(const WriteBatch& batch, const WriteOptions& options = {}) {
+    KV_RETURN_IF_ERROR(batch.status_);
+    internal::BatchRep rep = batch.rep_;
+    return engine_->Write(&rep, options);
+  }
+
+  Snapshot GetSnapshot() const { return engine_->GetSnapshot(); }
+
+  std::unique_ptr<Iterator> NewIterator(const ReadOptions& options = {}) const {
+    return std::unique_ptr<Iterator>(new Iterator(engine_->NewSource(options)));
+  }
+
+  // Keys in [lo, hi), in order.
+  Range Scan(const Key& lo, const Key& hi, const ReadOptions& options = {}) const {
+    return Range(NewIterator(options), lo, hi);
+  }
+  // Keys >= lo, in order.
+  Range Scan(const Key& lo, const ReadOptions& options = {}) const {
+    return Range(NewIterator(options), lo, std::nullopt);
+  }
+
+  // Writes the MemTable to a new segment and waits until it is durable.
+  absl::Status Flush() { return engine_->Flush(); }
+
+  // Merges all segments into one, dropping overwritten and deleted data no snapshot needs.
+  absl::Status Compact() { return engine_->Compact(); }
+
+  // Checks the checksum of every block of every live segment; DataLoss names the damaged file.
+  absl::Status Verify() const { return engine_->Verify(); }
+
+  // Waits until background flushes and compactions have caught up.
+  absl::Status WaitForBackgroundWork() { return engine_->WaitForBackgroundWork(); }
+
+  // Statistics by name: "kvstore.num-segments", "kvstore.total-bytes", "kvstore.segments",
+  // "kvstore.memtable-bytes", "kvstore.index-filter-bytes", "kvstore.num-entries",
+  // "kvstore.user-bytes-written", "kvstore.flush-bytes-written",
+  // "kvstore.compaction-bytes-written", "kvstore.compaction-bytes-read",
+  // "kvstore.write-amplification", "kvstore.flushes", "kvstore.compactions",
+  // "kvstore.filter-negatives" (segment reads a filter saved), "kvstore.segment-reads",
+  // "kvstore.write-slowdowns", "kvstore.write-stops", "kvstore.live-snapshots",
+  // "kvstore.last-sequence". nullopt for an unknown name.
+  std::optional<std::string> GetProperty(absl::string_view name) const {
+    return engine_->GetProperty(name);
+  }
+
+  // Stops background work and syncs the WAL. Idempotent; the destructor calls it.
+  absl::Status Close() { return engine_->Close(); }
+
+ private:
+  explicit KVStore(std::unique_ptr<Engine> engine) : engine_(std::move(engine)) {}
+
+  static absl::Status EncodeKeyChecked(const Key& key, std::string* out) {
+    KV_RETURN_IF_ERROR(internal::ValidateKeyWith<Serializer>(key));
+    Serializer::EncodeKey(key, out);
+    if (out->empty()) return absl::InvalidArgumentError("empty key: keys must encode to 1 or more bytes");
+    if (out->size() > kMaxKeyBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("key of ", out->size(),
+                                                     " bytes exceeds the limit of ", kMaxKeyBytes));
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::Status EncodeValueChecked(const Value& value, std::string* out) {
+    Serializer::EncodeValue(value, out);
+    if (out->size() > kMaxValueBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "value of ", out->size(), " bytes exceeds the limit of ", kMaxValueBytes));
+    }
+    return absl::OkStatus();
+  }
+
+  std::unique_ptr<Engine> engine_;
+};
+
+}  // namespace kvstore
+
+#endif  // KVSTORE_KVSTORE_H_

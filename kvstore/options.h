@@ -1,0 +1,67 @@
+// Options that control a KVStore: how it opens, when it flushes and compacts, and how each read
+// and write behaves. Defaults are chosen for a general-purpose embedded store.
+#ifndef KVSTORE_OPTIONS_H_
+#define KVSTORE_OPTIONS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace kvstore {
+
+class Env;
+class Snapshot;
+
+// Largest encoded key and value the store accepts. Keys are kept in indexes and compared often,
+// so they are kept small; values may be large but must fit in one WAL record.
+inline constexpr size_t kMaxKeyBytes = 64 * 1024;
+inline constexpr size_t kMaxValueBytes = 64 * 1024 * 1024;
+
+struct Options {
+  // Create the directory and an empty store when `dir` holds no store.
+  bool create_if_missing = true;
+  // Refuse to open a directory that already holds a store.
+  bool error_if_exists = false;
+
+  // Size of the MemTable (keys, values and its index) at which it is frozen and flushed to a new
+  // segment in the background, while writes continue into a fresh MemTable and WAL.
+  size_t memtable_bytes = 8 * 1024 * 1024;
+
+  // Target size of a data block inside a segment: one read of the disk per segment consulted
+  // fetches one block.
+  size_t block_bytes = 4096;
+
+  // Compaction (size-tiered): when at least `compaction_trigger` segments of similar size exist,
+  // they are merged into one in the background. Writes slow down once `slowdown_segments` segments
+  // wait and stop (until compaction catches up) at `stop_segments`.
+  int compaction_trigger = 4;
+  // Segments whose sizes are within this ratio of each other count as "similar".
+  double compaction_size_ratio = 4.0;
+  int slowdown_segments = 16;
+  int stop_segments = 32;
+  // Run compactions on a background thread. When false, only Compact() merges segments.
+  bool background_compaction = true;
+
+  // Verify block checksums on every read rather than once per block per open. Reads of data
+  // verified before cost no hashing otherwise; corruption found later is still reported.
+  bool paranoid_checks = false;
+
+  // Every file operation goes through this interface; nullptr means the POSIX one.
+  Env* env = nullptr;
+};
+
+struct WriteOptions {
+  // Also wait for fdatasync of the WAL before returning: the write then survives power loss.
+  // Without it a write survives a process crash (it is in the OS) but not a power cut.
+  bool sync = false;
+};
+
+struct ReadOptions {
+  // Read the store as it was when this snapshot was taken; nullptr means the latest state.
+  const Snapshot* snapshot = nullptr;
+  // Verify checksums of every block this read touches, even ones verified before.
+  bool verify_checksums = false;
+};
+
+}  // namespace kvstore
+
+#endif  // KVSTORE_OPTIONS_H_

@@ -1,0 +1,50 @@
+// Helpers shared by kvstore's tests: status assertions and fresh scratch directories.
+#ifndef KVSTORE_TESTING_TEST_UTIL_H_
+#define KVSTORE_TESTING_TEST_UTIL_H_
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "gtest/gtest.h"
+
+#define KV_ASSERT_OK(expr)                                  \
+  do {                                                      \
+    const ::absl::Status kv_test_status_ = (expr);          \
+    ASSERT_TRUE(kv_test_status_.ok()) << kv_test_status_;  \
+  } while (0)
+
+#define KV_EXPECT_OK(expr)                                  \
+  do {                                                      \
+    const ::absl::Status kv_test_status_ = (expr);          \
+    EXPECT_TRUE(kv_test_status_.ok()) << kv_test_status_;  \
+  } while (0)
+
+// `auto x = KV_ASSERT_OK_AND_VALUE(expr)` is not expressible with gtest's void-returning
+// ASSERTs; tests use ValueOrDie on results they have just asserted OK.
+template <typename T>
+T ValueOrDie(absl::StatusOr<T> v) {
+  if (!v.ok()) {
+    ADD_FAILURE() << v.status();
+    std::abort();
+  }
+  return std::move(v).value();
+}
+
+namespace kvstore::testing {
+
+// A new empty directory under the test's temporary directory, unique per call.
+inline std::string NewTempDir(const std::string& name = "store") {
+  static int counter = 0;
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::filesystem::path dir = std::filesystem::path(base != nullptr ? base : "/tmp") /
+                              (name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+}  // namespace kvstore::testing
+
+#endif  // KVSTORE_TESTING_TEST_UTIL_H_
