@@ -7,7 +7,8 @@
 // segments (size-tiered) into one, dropping versions no reader can see.
 //
 // Threads: writers (serialized), readers (any number), one flush thread, one compaction thread.
-// Locks, always taken in this order: write_mu_ (one writer at a time, held across the WAL append),
+// Writers queue on queue_mu_; the one at the front is the leader and alone touches the WAL and
+// the MemTable's write side. Locks, always taken in this order: queue_mu_ (never held across I/O),
 // compaction_mu_ (one compaction at a time), manifest_mu_ (one manifest edit at a time, held
 // across its I/O), mu_ (the current state; held only for pointer swaps, never across I/O, so
 // reads never wait on a flush or compaction).
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -185,6 +187,7 @@ class Engine {
     std::atomic<uint64_t> segment_reads{0};
     std::atomic<uint64_t> write_slowdowns{0};
     std::atomic<uint64_t> write_stops{0};
+    std::atomic<uint64_t> wal_records{0};  // Fewer than writes when writes were grouped.
   };
 
   ~Engine() { Close().IgnoreError(); }
@@ -199,29 +202,28 @@ class Engine {
   }
 
   // Applies a batch atomically: one WAL record, then every operation into the MemTable.
+  //
+  // Group commit: writers queue up; the one at the front leads, appends its batch together with
+  // those queued behind it as one WAL record (one write(), one fdatasync for all synced ones),
+  // applies them to the MemTable, and wakes the others with the shared outcome.
   absl::Status Write(BatchRep* batch, const WriteOptions& options) {
     if (batch->empty()) return absl::OkStatus();
-    std::unique_lock<std::mutex> write_lock(write_mu_);
-    KV_RETURN_IF_ERROR(WritableState());
-    KV_RETURN_IF_ERROR(MakeRoomForWrite(batch->ApproximateBytes()));
-    const uint64_t first = last_sequence_.load(std::memory_order_relaxed) + 1;
-    batch->SetSequence(first);
-    absl::Status s = log_->AddRecord(batch->payload(), options.sync);
-    if (!s.ok()) {
-      // The log may now end in a partial record; appending after it would turn a torn tail into
-      // mid-log damage. And after a failed sync the kernel may have dropped the data while a
-      // later sync reports success. So refuse all writes until the store is reopened.
-      return SetFatal(absl::Status(s.code(), absl::StrCat("WAL write failed, store is now "
-                                                          "read-only until reopened: ",
-                                                          s.message())));
-    }
-    MemTable* mem = mem_.get();
-    s = BatchRep::ForEach(batch->payload(), [mem](uint64_t seq, EntryKind kind, absl::string_view k,
-                                                  absl::string_view v) { mem->Add(seq, kind, k, v); });
-    if (!s.ok()) return SetFatal(s);
-    stats_.user_bytes_written.fetch_add(batch->payload().size(), std::memory_order_relaxed);
-    last_sequence_.store(first + batch->count() - 1, std::memory_order_release);
-    return absl::OkStatus();
+    Writer w(batch, options.sync);
+    std::unique_lock<std::mutex> lock(queue_mu_);
+    writers_.push_back(&w);
+    while (!w.done && &w != writers_.front()) w.cv.wait(lock);
+    if (w.done) return w.status;
+    Writer* last = &w;
+    BatchRep* group = BuildGroup(&last);
+    lock.unlock();
+
+    absl::Status s = WritableState();
+    if (s.ok()) s = MakeRoomForWrite(group->ApproximateBytes());
+    if (s.ok()) s = AppendAndApply(group, w.sync);
+
+    lock.lock();
+    FinishGroup(&w, last, s);
+    return s;
   }
 
   // Calls on_value(value) with the newest visible value of `key` and returns what it returns;
@@ -280,13 +282,12 @@ class Engine {
 
   // Flushes the MemTable to a segment and waits until the segment is recorded in the manifest.
   absl::Status Flush() {
-    {
-      std::unique_lock<std::mutex> write_lock(write_mu_);
+    KV_RETURN_IF_ERROR(RunExclusive([this]() -> absl::Status {
       KV_RETURN_IF_ERROR(WritableState());
-      if (mem_->empty()) return WaitForImmutableFlush();
       KV_RETURN_IF_ERROR(WaitForImmutableFlush());
-      KV_RETURN_IF_ERROR(SwitchMemTable());
-    }
+      if (mem_->empty()) return absl::OkStatus();
+      return SwitchMemTable();
+    }));
     return WaitForImmutableFlush();
   }
 
@@ -325,14 +326,17 @@ class Engine {
     done_cv_.notify_all();
     if (flush_thread_.joinable()) flush_thread_.join();
     if (compaction_thread_.joinable()) compaction_thread_.join();
-    std::lock_guard<std::mutex> write_lock(write_mu_);
-    absl::Status s;
-    if (log_ != nullptr) {
-      if (FatalError().ok()) s = log_->Sync();
-      absl::Status closed = log_->Close();
-      if (s.ok()) s = closed;
-      log_.reset();
-    }
+    // Waits for writes in flight; later ones see closed_ and fail.
+    absl::Status s = RunExclusive([this]() -> absl::Status {
+      absl::Status synced;
+      if (log_ != nullptr) {
+        if (FatalError().ok()) synced = log_->Sync();
+        absl::Status closed = log_->Close();
+        if (synced.ok()) synced = closed;
+        log_.reset();
+      }
+      return synced;
+    });
     {
       std::lock_guard<std::mutex> lock(mu_);
       view_.reset();
@@ -390,6 +394,7 @@ class Engine {
     if (name == "kvstore.segment-reads") return stat(stats_.segment_reads);
     if (name == "kvstore.write-slowdowns") return stat(stats_.write_slowdowns);
     if (name == "kvstore.write-stops") return stat(stats_.write_stops);
+    if (name == "kvstore.wal-records") return stat(stats_.wal_records);
     if (name == "kvstore.write-amplification") {
       const double user = static_cast<double>(stats_.user_bytes_written.load());
       const double disk = static_cast<double>(stats_.user_bytes_written.load() +
@@ -591,7 +596,95 @@ class Engine {
 
   // ---- Writing -------------------------------------------------------------------------------
 
-  // Called with write_mu_ held. Stall policy: while the immutable MemTable is still being flushed,
+  struct Writer {
+    Writer(BatchRep* b, bool s) : batch(b), sync(s) {}
+    BatchRep* batch;  // nullptr: an exclusive operation (flush, close), never grouped.
+    bool sync;
+    bool done = false;
+    absl::Status status;
+    std::condition_variable cv;
+  };
+
+  // Called by the leader with queue_mu_ held: the batch to write for the leader and the writers
+  // queued behind it, up to a size bound so one writer's latency stays bounded. A non-synced
+  // leader does not take synced writers (they would be acknowledged without a sync).
+  BatchRep* BuildGroup(Writer** last) {
+    Writer* leader = writers_.front();
+    const size_t first_bytes = leader->batch->ApproximateBytes();
+    const size_t max_bytes = first_bytes <= (128 << 10) ? first_bytes + (128 << 10) : (1 << 20);
+    size_t bytes = first_bytes;
+    BatchRep* group = leader->batch;
+    for (auto it = writers_.begin() + 1; it != writers_.end(); ++it) {
+      Writer* w = *it;
+      if (w->batch == nullptr || (w->sync && !leader->sync)) break;
+      bytes += w->batch->ApproximateBytes();
+      if (bytes > max_bytes) break;
+      if (group == leader->batch) {
+        group_batch_ = *leader->batch;
+        group = &group_batch_;
+      }
+      group->Append(*w->batch);
+      *last = w;
+    }
+    return group;
+  }
+
+  // Called by the leader with queue_mu_ held: hands the outcome to the group and the lead to the
+  // next writer.
+  void FinishGroup(Writer* leader, Writer* last, const absl::Status& s) {
+    for (;;) {
+      Writer* ready = writers_.front();
+      writers_.pop_front();
+      if (ready != leader) {
+        ready->status = s;
+        ready->done = true;
+        ready->cv.notify_one();
+      }
+      if (ready == last) break;
+    }
+    if (!writers_.empty()) writers_.front()->cv.notify_one();
+  }
+
+  // Runs `fn` while no write is in progress, in queue order with the writes.
+  template <typename Fn>
+  absl::Status RunExclusive(Fn&& fn) {
+    Writer w(nullptr, false);
+    std::unique_lock<std::mutex> lock(queue_mu_);
+    writers_.push_back(&w);
+    while (&w != writers_.front()) w.cv.wait(lock);
+    lock.unlock();
+    absl::Status s = fn();
+    lock.lock();
+    FinishGroup(&w, &w, s);
+    return s;
+  }
+
+  // Called by the leader: one WAL record for the group, then the MemTable.
+  absl::Status AppendAndApply(BatchRep* group, bool sync) {
+    const uint64_t first = last_sequence_.load(std::memory_order_relaxed) + 1;
+    group->SetSequence(first);
+    absl::Status s = log_->AddRecord(group->payload(), sync);
+    if (!s.ok()) {
+      // The log may now end in a partial record; appending after it would turn a torn tail into
+      // mid-log damage. And after a failed sync the kernel may have dropped the data while a
+      // later sync reports success. So refuse all writes until the store is reopened.
+      return SetFatal(absl::Status(
+          s.code(), absl::StrCat("WAL write failed; the store refuses writes until reopened: ",
+                                 s.message())));
+    }
+    MemTable* mem = mem_.get();
+    s = BatchRep::ForEach(group->payload(), [mem](uint64_t seq, EntryKind kind,
+                                                  absl::string_view k, absl::string_view v) {
+      mem->Add(seq, kind, k, v);
+    });
+    if (!s.ok()) return SetFatal(s);
+    stats_.user_bytes_written.fetch_add(group->payload().size(), std::memory_order_relaxed);
+    stats_.wal_records.fetch_add(1, std::memory_order_relaxed);
+    last_sequence_.store(first + group->count() - 1, std::memory_order_release);
+    return absl::OkStatus();
+  }
+
+  // Called by the write leader. Stall policy: while the immutable MemTable is still being flushed,
   // a full MemTable waits; with many segments waiting for compaction each write first sleeps 1 ms
   // (slowing writers gradually so compaction catches up), and at stop_segments writes wait.
   absl::Status MakeRoomForWrite(size_t bytes) {
@@ -630,7 +723,7 @@ class Engine {
     return version_->segments.size();
   }
 
-  // Called with write_mu_ held and no immutable MemTable: freezes the MemTable, starts a new WAL.
+  // Called by the write leader with no immutable MemTable: freezes the MemTable, starts a new WAL.
   absl::Status SwitchMemTable() {
     KV_RETURN_IF_ERROR(NewWal());
     std::lock_guard<std::mutex> lock(mu_);
@@ -960,8 +1053,11 @@ class Engine {
   std::shared_ptr<SnapshotRegistry> snapshots_;
   std::unique_ptr<FileLock> lock_;
 
-  std::mutex write_mu_;
-  std::unique_ptr<LogWriter> log_;  // Guarded by write_mu_.
+  std::mutex queue_mu_;
+  std::deque<Writer*> writers_;  // Guarded by queue_mu_; the front one is the leader.
+  // Used only by the leader:
+  std::unique_ptr<LogWriter> log_;
+  BatchRep group_batch_;
   std::mutex manifest_mu_;
   std::mutex compaction_mu_;
 
