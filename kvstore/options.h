@@ -36,6 +36,11 @@ struct Options {
   int compaction_trigger = 4;
   // Segments whose sizes are within this ratio of each other count as "similar".
   double compaction_size_ratio = 4.0;
+  // Space bound: when the segments newer than the oldest (largest) one add up to more than this
+  // fraction of it, all segments are merged. With overwrites, the files then hold at most about
+  // (1 + max_space_amplification) times the live data, plus the MemTables; each byte is
+  // rewritten about 1 / max_space_amplification more times (write amplification).
+  double max_space_amplification = 0.5;
   int slowdown_segments = 16;
   int stop_segments = 32;
   // Run compactions on a background thread. When false, only Compact() merges segments.

@@ -465,6 +465,7 @@ class Engine {
     options.block_bytes = std::clamp<size_t>(options.block_bytes, 256, 1 << 20);
     options.compaction_trigger = std::max(options.compaction_trigger, 2);
     options.compaction_size_ratio = std::max(options.compaction_size_ratio, 1.0);
+    options.max_space_amplification = std::max(options.max_space_amplification, 0.05);
     options.slowdown_segments = std::max(options.slowdown_segments, options.compaction_trigger + 1);
     options.stop_segments = std::max(options.stop_segments, options.slowdown_segments + 1);
     return options;
@@ -767,7 +768,9 @@ class Engine {
     imm_last_sequence_ = last_sequence_.load(std::memory_order_relaxed);
     mem_ = std::make_shared<MemTable>();
     PublishViewLocked();
-    work_cv_.notify_one();
+    // notify_all: the flush and the compaction thread both wait on work_cv_, and a notify_one
+    // that wakes only the compaction thread would leave the MemTable unflushed forever.
+    work_cv_.notify_all();
     return absl::OkStatus();
   }
 
@@ -835,10 +838,19 @@ class Engine {
 
   // Size-tiered: the newest run of `compaction_trigger` or more adjacent segments whose sizes are
   // within `compaction_size_ratio` of each other. Adjacent, so the merged segment keeps its place
-  // in the newest-first order.
+  // in the newest-first order. Before that, the space bound: everything, when the newer segments
+  // outweigh the oldest by more than `max_space_amplification`.
   std::vector<std::shared_ptr<const SegmentT>> PickCompaction(const Version& version) const {
     const auto& segs = version.segments;
     const size_t trigger = static_cast<size_t>(options_.compaction_trigger);
+    if (segs.size() >= 2) {
+      uint64_t newer = 0;
+      for (size_t i = 0; i + 1 < segs.size(); ++i) newer += segs[i]->info().file_bytes;
+      if (static_cast<double>(newer) >
+          options_.max_space_amplification * static_cast<double>(segs.back()->info().file_bytes)) {
+        return segs;
+      }
+    }
     for (size_t start = 0; start + trigger <= segs.size(); ++start) {
       uint64_t lo = segs[start]->info().file_bytes, hi = lo;
       size_t end = start + 1;
@@ -1041,7 +1053,7 @@ class Engine {
       PublishViewLocked();
     }
     done_cv_.notify_all();
-    work_cv_.notify_one();
+    work_cv_.notify_all();  // Both background threads wait on it (see SwitchMemTable).
     DeleteObsoleteFiles();
     return absl::OkStatus();
   }

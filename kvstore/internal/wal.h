@@ -28,6 +28,12 @@ class LogWriter {
 
   // Appends one record and hands it to the OS; with `sync`, also waits until it is durable.
   absl::Status AddRecord(absl::string_view payload, bool sync) {
+    // The reader takes a zero length for damage (power-loss zeros), and the length field has 32
+    // bits: either record would make every record after it unrecoverable.
+    if (payload.empty() || payload.size() > UINT32_MAX) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("WAL record payload of ", payload.size(), " bytes (must be 1..2^32-1)"));
+    }
     char header[kWalHeaderBytes];
     EncodeFixed32(header, static_cast<uint32_t>(payload.size()));
     EncodeFixed64(header + 4, Checksum(payload, payload.size()));
