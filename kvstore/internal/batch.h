@@ -65,6 +65,12 @@ class BatchRep {
     return Walk(payload, handler);
   }
 
+  // ForEach for a batch this process just encoded (it parses by construction): one pass.
+  template <typename Handler>
+  absl::Status ForEachEncodedHere(Handler&& handler) const {
+    return Walk(rep_, handler);
+  }
+
  private:
   void SetCount(uint32_t count) {
     count_ = count;

@@ -146,7 +146,11 @@ class VersionPruner {
     }
     newer_sequence_ = sequence;
     if (!needed) return false;
-    if (bottommost_ && TagKind(tag) == EntryKind::kDeletion && is_last_version_of_key) {
+    // At the bottom a deletion only hides the older versions kept with it, and an older version
+    // is kept only for a snapshot below the deletion's sequence (see `needed`). Without such a
+    // snapshot nothing older survives, so neither need the deletion.
+    if (bottommost_ && TagKind(tag) == EntryKind::kDeletion &&
+        (is_last_version_of_key || snapshots_.empty() || snapshots_.front() >= sequence)) {
       return false;
     }
     return true;
@@ -336,10 +340,9 @@ class Engine {
       std::lock_guard<std::mutex> lock(mu_);
       version = version_;
     }
-    if (version->segments.size() <= 1 && snapshots_->size() == 0 &&
-        (version->segments.empty() || version->segments[0]->info().num_deletions == 0)) {
-      return absl::OkStatus();
-    }
+    // A lone segment is rewritten too: without deletions it may still hold old versions that
+    // were kept for snapshots released since, and nothing on disk tells that it does not.
+    if (version->segments.empty()) return absl::OkStatus();
     return RunCompaction(version->segments);
   }
 
@@ -347,6 +350,8 @@ class Engine {
   // Reports every damaged file (manifest, live segments, WALs still needed), not just the first.
   absl::Status Verify() const {
     if (CurrentView() == nullptr) return absl::FailedPreconditionError("store is closed");
+    // No manifest edit meanwhile: one would delete the files of the manifest being checked.
+    std::lock_guard<std::mutex> manifest_lock(manifest_mu_);
     return VerifyStoreFiles<Filter>(env_, dir_);
   }
 
@@ -572,11 +577,11 @@ class Engine {
     uint64_t last_sequence = manifest.last_sequence;
     std::vector<uint64_t> wals;
     for (const std::string& name : children) {
-      uint64_t number;
-      if (ParseFileName(name, &number) == FileKind::kWal && number >= manifest.log_number) {
-        wals.push_back(number);
-      }
-      if (ParseFileName(name, &number) != FileKind::kUnknown) {
+      // ParseFileName sets `number` only for WALs and segments (MANIFEST, LOCK, *.tmp have none).
+      uint64_t number = 0;
+      const FileKind kind = ParseFileName(name, &number);
+      if (kind == FileKind::kWal && number >= manifest.log_number) wals.push_back(number);
+      if (kind == FileKind::kWal || kind == FileKind::kSegment) {
         next_file_number_ = std::max(next_file_number_, number + 1);
       }
     }
@@ -591,6 +596,30 @@ class Engine {
       PublishViewLocked();
     }
     DeleteObsoleteFiles(/*remove_temporaries=*/true);
+    // The replayed writes may exist only in the OS cache (the process that wrote them may have
+    // died before a sync), and no later sync covers the old WALs. Flush them to a segment now,
+    // as LevelDB does, so that a synced write acknowledged later never survives a power loss
+    // that the recovered writes before it do not.
+    if (!mem_->empty()) {
+      std::shared_ptr<const MemTable> recovered;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        imm_ = std::move(mem_);
+        imm_log_number_ = log_number_;
+        imm_last_sequence_ = last_sequence;
+        mem_ = std::make_shared<MemTable>();
+        recovered = imm_;
+        PublishViewLocked();
+      }
+      // If that fails (a full disk, say), the store still opens for reading; writes are refused.
+      if (absl::Status s = FlushImmutable(recovered); !s.ok()) {
+        SetFatal(absl::Status(
+                     s.code(), absl::StrCat("cannot flush the writes recovered from the WAL; the "
+                                            "store is readable but refuses writes until reopened: ",
+                                            s.message())))
+            .IgnoreError();
+      }
+    }
     return absl::OkStatus();
   }
 
@@ -620,12 +649,28 @@ class Engine {
   }
 
   absl::Status NewWal() {
-    const uint64_t number = next_file_number_++;
-    KV_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(WalFileName(dir_, number)));
+    uint64_t number;
+    {
+      std::lock_guard<std::mutex> lock(mu_);  // The flush and compaction threads take numbers too.
+      number = next_file_number_++;
+    }
+    KV_ASSIGN_OR_RETURN(auto file, env_->NewLogFile(WalFileName(dir_, number)));
     // The new file's directory entry must be durable before a synced write in it is acknowledged.
     KV_RETURN_IF_ERROR(env_->SyncDir(dir_));
-    if (log_ != nullptr) log_->Close().IgnoreError();  // Its records were all handed to the OS.
+    if (log_ != nullptr) {
+      // A synced write in the new WAL must not outlive a power loss that unsynced writes before
+      // it, in the old WAL, do not survive: sync the old WAL before anything goes to the new one.
+      // A failed sync is sticky (the kernel may have dropped the pages).
+      absl::Status synced = log_->Sync();
+      if (!synced.ok()) {
+        return SetFatal(absl::Status(
+            synced.code(), absl::StrCat("WAL sync failed; the store refuses writes until reopened: ",
+                                        synced.message())));
+      }
+      log_->Close().IgnoreError();
+    }
     log_ = std::make_unique<LogWriter>(std::move(file));
+    std::lock_guard<std::mutex> lock(mu_);  // DeleteObsoleteFiles reads it from other threads.
     log_number_ = number;
     return absl::OkStatus();
   }
@@ -709,10 +754,8 @@ class Engine {
                                  s.message())));
     }
     MemTable* mem = mem_.get();
-    s = BatchRep::ForEach(group->payload(), [mem](uint64_t seq, EntryKind kind,
-                                                  absl::string_view k, absl::string_view v) {
-      mem->Add(seq, kind, k, v);
-    });
+    s = group->ForEachEncodedHere([mem](uint64_t seq, EntryKind kind, absl::string_view k,
+                                        absl::string_view v) { mem->Add(seq, kind, k, v); });
     if (!s.ok()) return SetFatal(s);
     stats_.user_bytes_written.fetch_add(group->payload().size(), std::memory_order_relaxed);
     stats_.wal_records.fetch_add(1, std::memory_order_relaxed);
@@ -797,7 +840,10 @@ class Engine {
       lock.unlock();
       absl::Status s = FlushImmutable(imm);
       lock.lock();
-      if (!s.ok() && fatal_.ok()) fatal_ = s;
+      if (!s.ok() && fatal_.ok()) {
+        fatal_ = absl::Status(s.code(), absl::StrCat("flush failed; the store refuses writes "
+                                                     "until reopened: ", s.message()));
+      }
       done_cv_.notify_all();
       work_cv_.notify_all();
     }
@@ -820,7 +866,10 @@ class Engine {
       }
       lock.lock();
       compaction_busy_ = false;
-      if (!s.ok() && fatal_.ok()) fatal_ = s;
+      if (!s.ok() && fatal_.ok()) {
+        fatal_ = absl::Status(s.code(), absl::StrCat("compaction failed; the store refuses writes "
+                                                     "until reopened: ", s.message()));
+      }
       done_cv_.notify_all();
     }
   }
@@ -1062,6 +1111,11 @@ class Engine {
   // being written right now. Open iterators keep their segments readable: a mapping outlives
   // the file's name. Temporaries are removed only at open, when nothing is being written.
   void DeleteObsoleteFiles(bool remove_temporaries = false) {
+    // List first, then read what is live: a file listed now got its number before the snapshot
+    // below, so it is named there or pending there unless it is truly obsolete. (The other order
+    // deletes a flush output whose number was taken between the snapshot and the listing.)
+    auto children = env_->GetChildren(dir_);
+    if (!children.ok()) return;
     std::set<uint64_t> live;
     uint64_t log_number, current_log;
     {
@@ -1071,8 +1125,6 @@ class Engine {
       log_number = manifest_.log_number;
       current_log = log_number_;
     }
-    auto children = env_->GetChildren(dir_);
-    if (!children.ok()) return;
     for (const std::string& name : *children) {
       uint64_t number = 0;
       bool obsolete = false;
@@ -1105,7 +1157,7 @@ class Engine {
   // Used only by the leader:
   std::unique_ptr<LogWriter> log_;
   BatchRep group_batch_;
-  std::mutex manifest_mu_;
+  mutable std::mutex manifest_mu_;  // Verify() takes it too.
   std::mutex compaction_mu_;
 
   mutable std::mutex mu_;

@@ -36,6 +36,10 @@ class Arena {
 
   char* Allocate(size_t bytes) {
     bytes = (bytes + 7) & ~size_t{7};
+    // Counts what is handed out, not the blocks reserved: a MemTable smaller than one block
+    // (Options::memtable_bytes may be as small as 4 KiB) would otherwise be "full" after its
+    // first write, and every write would become a flush of its own.
+    usage_.fetch_add(bytes, std::memory_order_relaxed);
     if (bytes > remaining_) {
       if (bytes > kBlockBytes / 4) return NewBlock(bytes);  // Large: own block, keep the current.
       ptr_ = NewBlock(kBlockBytes);
@@ -53,8 +57,7 @@ class Arena {
   static constexpr size_t kBlockBytes = 256 * 1024;
 
   char* NewBlock(size_t bytes) {
-    blocks_.push_back(std::make_unique<char[]>(bytes));
-    usage_.fetch_add(bytes + sizeof(void*), std::memory_order_relaxed);
+    blocks_.push_back(std::unique_ptr<char[]>(new char[bytes]));  // Not zeroed: all overwritten.
     return blocks_.back().get();
   }
 

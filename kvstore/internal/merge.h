@@ -117,13 +117,13 @@ class SegmentSource final : public KeySource {
     SettleBackward();
   }
   void Next() override {
-    const std::string current(key());
-    while (cursor_.Valid() && cursor_.record().key == current) cursor_.Next();
+    current_.assign(key().data(), key().size());
+    while (cursor_.Valid() && cursor_.record().key == current_) cursor_.Next();
     SettleForward();
   }
   void Prev() override {
-    const std::string current(key());
-    while (cursor_.Valid() && cursor_.record().key == current) cursor_.Prev();
+    current_.assign(key().data(), key().size());
+    while (cursor_.Valid() && cursor_.record().key == current_) cursor_.Prev();
     SettleBackward();
   }
   bool Valid() const override { return valid_; }
@@ -141,10 +141,10 @@ class SegmentSource final : public KeySource {
   // Moving backward, a key's versions come oldest first: remember the last visible one seen.
   void SettleBackward() {
     while (cursor_.Valid()) {
-      const std::string current(cursor_.record().key);
+      current_.assign(cursor_.record().key.data(), cursor_.record().key.size());
       bool found = false;
       std::pair<size_t, uint32_t> newest_visible;
-      while (cursor_.Valid() && cursor_.record().key == current) {
+      while (cursor_.Valid() && cursor_.record().key == current_) {
         if (TagSequence(cursor_.record().tag) <= sequence_) {
           found = true;
           newest_visible = cursor_.position();
@@ -164,6 +164,7 @@ class SegmentSource final : public KeySource {
   typename Segment<Filter>::Cursor cursor_;
   uint64_t sequence_;
   bool valid_ = false;
+  std::string current_;  // The key being stepped over; a member so stepping does not allocate.
 };
 
 // Merges sources given newest first: for a key several sources hold, the newest source wins.
@@ -190,7 +191,8 @@ class MergedSource final : public KeySource {
     PickBackward();
   }
   void Next() override {
-    const std::string current(key());
+    current_key_.assign(key().data(), key().size());
+    const std::string& current = current_key_;
     if (!forward_) {
       // Sources may sit anywhere at or below the current key: put all just past it.
       for (auto& s : sources_) {
@@ -205,7 +207,8 @@ class MergedSource final : public KeySource {
     PickForward();
   }
   void Prev() override {
-    const std::string current(key());
+    current_key_.assign(key().data(), key().size());
+    const std::string& current = current_key_;
     if (forward_) {
       for (auto& s : sources_) s->SeekBefore(current);
     } else {
@@ -227,26 +230,36 @@ class MergedSource final : public KeySource {
   }
 
  private:
+  // A source that failed is invalid, and skipping it could surface an older version it shadows:
+  // so any failure ends the merge (status() reports it).
   void PickForward() {
     forward_ = true;
     current_ = nullptr;
-    if (!status().ok()) return;
     for (auto& s : sources_) {
-      if (s->Valid() && (current_ == nullptr || s->key() < current_->key())) current_ = s.get();
+      if (!s->Valid()) {
+        if (!s->status().ok()) return Fail();
+        continue;
+      }
+      if (current_ == nullptr || s->key() < current_->key()) current_ = s.get();
     }
   }
   void PickBackward() {
     forward_ = false;
     current_ = nullptr;
-    if (!status().ok()) return;
     for (auto& s : sources_) {
-      if (s->Valid() && (current_ == nullptr || s->key() > current_->key())) current_ = s.get();
+      if (!s->Valid()) {
+        if (!s->status().ok()) return Fail();
+        continue;
+      }
+      if (current_ == nullptr || s->key() > current_->key()) current_ = s.get();
     }
   }
+  void Fail() { current_ = nullptr; }
 
   std::vector<std::unique_ptr<KeySource>> sources_;
   KeySource* current_ = nullptr;
   bool forward_ = true;
+  std::string current_key_;
 };
 
 }  // namespace kvstore::internal

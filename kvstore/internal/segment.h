@@ -230,7 +230,8 @@ class Segment {
 
   // Bytes this segment keeps in memory for lookups: its filter and its index.
   size_t MemoryUsage() const {
-    return filter_.capacity() + index_keys_.capacity() + blocks_.capacity() * sizeof(BlockHandle);
+    return filter_.capacity() + index_keys_.capacity() + blocks_.capacity() * sizeof(BlockHandle) +
+           block_prefixes_.capacity() * sizeof(uint64_t);
   }
 
   bool MayContain(uint64_t key_hash) const { return Filter::MayContain(filter_, key_hash); }
@@ -373,7 +374,10 @@ class Segment {
       KV_RETURN_IF_ERROR(ReadBlock(b, /*verify=*/true, &scratch, &block));
       for (uint32_t i = 0; i < block.size(); ++i) {
         Record r;
-        if (!block.Get(i, &r)) return Corruption(absl::StrCat("bad record in block ", b));
+        // The same test as every read, so that a segment Verify passes reads without error.
+        if (!block.Get(i, &r) || !IsValidKind(static_cast<uint8_t>(r.tag & 0xff))) {
+          return Corruption(absl::StrCat("bad record in block ", b));
+        }
       }
     }
     return absl::OkStatus();
@@ -398,12 +402,28 @@ class Segment {
     return absl::string_view(index_keys_.data() + blocks_[b].key_offset, blocks_[b].key_size);
   }
 
+  // The first 8 bytes of a key as a big-endian number, zero-padded. If two prefixes differ, the
+  // keys compare the same way, so most steps of a search touch only the dense prefix array.
+  static uint64_t KeyPrefix(absl::string_view key) {
+    uint64_t prefix = 0;
+    const size_t n = std::min<size_t>(key.size(), 8);
+    for (size_t i = 0; i < n; ++i) {
+      prefix |= static_cast<uint64_t>(static_cast<uint8_t>(key[i])) << (56 - 8 * i);
+    }
+    return prefix;
+  }
+
   // First block whose last version is at or after (key, tag); blocks_.size() if none.
   size_t FindBlock(absl::string_view key, uint64_t tag) const {
+    const uint64_t prefix = KeyPrefix(key);
     size_t lo = 0, hi = blocks_.size();
     while (lo < hi) {
       const size_t mid = lo + (hi - lo) / 2;
-      if (CompareVersions(BlockLastKey(mid), blocks_[mid].last_tag, key, tag) < 0) {
+      const uint64_t mid_prefix = block_prefixes_[mid];
+      const bool before = mid_prefix != prefix
+                              ? mid_prefix < prefix
+                              : CompareVersions(BlockLastKey(mid), blocks_[mid].last_tag, key, tag) < 0;
+      if (before) {
         lo = mid + 1;
       } else {
         hi = mid;
@@ -491,7 +511,11 @@ class Segment {
     info_.smallest_key.assign(smallest.data(), smallest.size());
     info_.largest_key.assign(largest.data(), largest.size());
     info_.file_bytes = file_->Size();
+    // An entry takes at least 21 bytes (key length, tag, offset, size): a count the index cannot
+    // hold is corruption, and must not become a huge allocation (found by segment_mutation_fuzzer).
+    if (count > in.size() / 21) return Corruption("index claims more blocks than it holds");
     blocks_.reserve(count);
+    block_prefixes_.reserve(count);
     uint64_t expected_offset = 0;
     for (uint32_t i = 0; i < count; ++i) {
       absl::string_view key;
@@ -511,6 +535,7 @@ class Segment {
       h.key_size = static_cast<uint32_t>(key.size());
       index_keys_.append(key.data(), key.size());
       blocks_.push_back(h);
+      block_prefixes_.push_back(KeyPrefix(key));
       expected_offset = h.offset + h.size;
     }
     if (!in.empty() || expected_offset != data_end) return Corruption("index does not cover the data");
@@ -525,6 +550,7 @@ class Segment {
   std::string filter_;
   std::string index_keys_;
   std::vector<BlockHandle> blocks_;
+  std::vector<uint64_t> block_prefixes_;  // KeyPrefix of each block's last key.
   std::unique_ptr<std::atomic<bool>[]> verified_;
 };
 

@@ -1,0 +1,525 @@
+#!/usr/bin/env python3
+"""Runs the benchmark suite once per engine and writes a Markdown report and a PNG bar chart.
+
+Usually run as `tools/bazel run //benchmarks:report [-- --num=200000 --out=DIR]`, which builds
+the binaries and passes their paths. Each engine runs in its own process of db_bench, so that
+its peak RSS is its own; then seed_workload runs all engines side by side. Writes into --out:
+
+  report.md          ops/s per workload per engine, ratios kvstore/LevelDB and kvstore/RocksDB,
+                     memory per engine, the seed workload, machine and library versions
+  ops_per_sec.png    grouped bars per workload (log scale), drawn by gnuplot
+  raw/               the JSON of every run (Google Benchmark's format) and the gnuplot inputs
+
+Flags this script does not know are passed to db_bench (e.g. --benchmark_filter=read).
+Standard library only.
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ENGINE_TITLES = {"kvstore": "kvstore", "leveldb": "LevelDB", "rocksdb": "RocksDB"}
+ENGINE_COLORS = {"kvstore": "#1f6fb4", "leveldb": "#2ca02c", "rocksdb": "#d9822b"}
+
+# In the order of the suite; a workload an engine did not run shows as n/a.
+WORKLOADS = [
+    ("fillseq", "Put every key once in key order into an empty store"),
+    ("fillrandom", "Put every key once in random order into an empty store"),
+    ("overwrite", "Put random present keys (with repetition) with new values"),
+    ("fillsync", "Put in random order with sync=true (fdatasync per write); fewer operations"),
+    ("readrandom", "Get random present keys from a settled, warm store; values verified"),
+    ("readmissing", "Get absent keys that sort between stored keys: only a filter rules them out"),
+    ("readzipfian", "Get present keys with Zipfian skew (theta 0.99, popular keys scattered)"),
+    ("seekrandom", "New iterator, Seek to a random present key, read 100 entries; ops = seeks"),
+    ("readseq", "Full scan in key order with one iterator; ops = entries"),
+    ("deleterandom", "Delete every key once in random order"),
+    ("mixed_t1", "90% Get / 10% Put of random present keys, 1 thread"),
+    ("mixed_t2", "90% Get / 10% Put of random present keys, 2 threads sharing the store"),
+]
+
+ROCKSDB_NOTE = (
+    "Debian's librocksdb 7.8.3 is built without `-DNDEBUG` (its assertions stay on): on CPU-bound "
+    "work it runs about 1.4x slower than a release build of the same version. LevelDB 1.23 from "
+    "Debian performs like a release build, so **LevelDB is the honest anchor**; read "
+    "kvstore/RocksDB ratios as upper bounds.")
+
+
+def log(message):
+    print(f"report: {message}", file=sys.stderr, flush=True)
+
+
+def default_out_dir():
+    workspace = os.environ.get("BUILD_WORKSPACE_DIRECTORY")
+    if workspace:
+        return os.path.join(workspace, "benchmarks", "results")
+    return os.path.join(os.path.dirname(os.path.realpath(__file__)), "results")
+
+
+def user_path(path):
+    """A path the user typed, relative to where they ran `bazel run` from."""
+    if os.path.isabs(path):
+        return path
+    return os.path.join(os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd()), path)
+
+
+def run_output(command):
+    try:
+        return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def machine_info():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_kib = 0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    versions = {}
+    for package in ["libleveldb-dev", "librocksdb-dev", "libbenchmark-dev", "libabsl-dev", "g++"]:
+        versions[package] = run_output(["dpkg-query", "-W", "-f=${Version}", package]) or "?"
+    commit = ""
+    workspace = os.environ.get("BUILD_WORKSPACE_DIRECTORY")
+    if workspace:
+        commit = run_output(["git", "-C", workspace, "rev-parse", "--short", "HEAD"])
+        if commit and run_output(["git", "-C", workspace, "status", "--porcelain"]):
+            commit += " (with uncommitted changes)"
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": mem_kib / (1024 * 1024),
+        "kernel": platform.release(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "loadavg": os.getloadavg(),
+        "versions": versions,
+        "commit": commit,
+    }
+
+
+def human(value, unit=""):
+    if value is None:
+        return "n/a"
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{suffix}{unit}"
+    return f"{value:.3g}{unit}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}x"
+
+
+TIME_UNIT_TO_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
+
+
+def parse_suite(path):
+    """{workload: {"ops", "bytes", "cpu_us"} or {"error"}}, the memory entry and the context."""
+    with open(path) as f:
+        data = json.load(f)
+    results, memory = {}, None
+    for entry in data.get("benchmarks", []):
+        parts = entry.get("name", "").split("/")
+        if len(parts) < 2 or entry.get("run_type") == "aggregate":
+            continue
+        workload = parts[0]
+        if entry.get("error_occurred"):
+            results[workload] = {"error": entry.get("error_message", "failed")}
+            continue
+        if workload == "memory":
+            memory = entry
+            continue
+        to_us = TIME_UNIT_TO_US.get(entry.get("time_unit", "ns"), 1e-3)
+        results[workload] = {
+            "ops": entry.get("ops/s"),
+            "bytes": entry.get("bytes/s"),
+            # Process CPU time (all threads) per operation.
+            "cpu_us": entry["cpu_time"] * to_us if "cpu_time" in entry else None,
+        }
+    return results, memory, data.get("context", {})
+
+
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def combine_rounds(rounds):
+    """One result per workload from several rounds: the median of each figure; a failure in any
+    round makes the workload fail."""
+    combined = {}
+    for workload in {w for r in rounds for w in r}:
+        entries = [r[workload] for r in rounds if workload in r]
+        errors = [e["error"] for e in entries if "error" in e]
+        if errors:
+            combined[workload] = {"error": errors[0]}
+            continue
+        combined[workload] = {}
+        for key in ("ops", "bytes", "cpu_us"):
+            values = [e[key] for e in entries if e.get(key) is not None]
+            combined[workload][key] = median(values) if values else None
+    return combined
+
+
+def draw_chart(out_dir, raw_dir, engines, results, title):
+    gnuplot = shutil.which("gnuplot")
+    if gnuplot is None:
+        log("gnuplot not found (apt-get install gnuplot-nox); no chart")
+        return None
+    workloads = [w for w, _ in WORKLOADS if any(
+        results.get(e, {}).get(w, {}).get("ops") for e in engines)]
+    data_path = os.path.join(raw_dir, "ops_per_sec.dat")
+    with open(data_path, "w") as f:
+        f.write("# workload " + " ".join(engines) + "\n")
+        for w in workloads:
+            values = []
+            for e in engines:
+                ops = results.get(e, {}).get(w, {}).get("ops")
+                values.append(f"{ops:.1f}" if ops else "-")
+            f.write(w + " " + " ".join(values) + "\n")
+    png_path = os.path.join(out_dir, "ops_per_sec.png")
+    # The y axis starts at the power of ten below the smallest bar, so fillsync stays visible.
+    smallest = min((results[e][w]["ops"] for e in engines for w in workloads
+                    if results.get(e, {}).get(w, {}).get("ops")), default=1000)
+    y_floor = 10 ** math.floor(math.log10(max(smallest, 1)))
+    plots = []
+    for i, e in enumerate(engines):
+        label = ENGINE_TITLES.get(e, e) + (" (Debian debug-assert build)" if e == "rocksdb" else "")
+        color = ENGINE_COLORS.get(e, "#777777")
+        source = f"'{data_path}'" if i == 0 else "''"
+        xtic = ":xtic(1)" if i == 0 else ""
+        plots.append(f"{source} using {i + 2}{xtic} title '{label}' lc rgb '{color}'")
+    script = f"""
+set terminal pngcairo size 1500,750 font 'sans,12' noenhanced
+set output '{png_path}'
+set title '{title}' font 'sans,14'
+set datafile missing '-'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.9 border rgb '#333333'
+set boxwidth 0.9
+set logscale y 10
+set yrange [{y_floor}:*]
+set format y '%.0s%c'
+set ylabel 'operations per second (log scale, higher is better)'
+set grid ytics mytics lc rgb '#dddddd'
+set xtics rotate by -30 nomirror font 'sans,12'
+set ytics nomirror
+set key top left box opaque
+set bmargin 6
+plot {', '.join(plots)}
+"""
+    script_path = os.path.join(raw_dir, "ops_per_sec.gp")
+    with open(script_path, "w") as f:
+        f.write(script)
+    result = subprocess.run([gnuplot, script_path], capture_output=True, text=True)
+    if result.returncode != 0:
+        log(f"gnuplot failed: {result.stderr.strip()}")
+        return None
+    return png_path
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db_bench", required=True, help="path of the db_bench binary")
+    parser.add_argument("--seed_workload", help="path of the seed_workload binary")
+    parser.add_argument("--out", default=None,
+                        help="output directory (default: benchmarks/results in the workspace)")
+    parser.add_argument("--num", type=int, default=1000000, help="keys per store (db_bench --num)")
+    parser.add_argument("--engines", default="",
+                        help="comma-separated engines (default: every engine db_bench links)")
+    parser.add_argument("--no_seed", action="store_true", help="skip the seed workload")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every engine this many times, interleaved, and report medians")
+    parser.add_argument("--timeout", type=int, default=1800,
+                        help="seconds one engine's run may take before it is stopped (0: none)")
+    args, db_bench_flags = parser.parse_known_args()
+
+    out_dir = user_path(args.out) if args.out else default_out_dir()
+    raw_dir = os.path.join(out_dir, "raw")
+    os.makedirs(raw_dir, exist_ok=True)
+
+    linked = run_output([args.db_bench, "--list_engines"]).split()
+    engines = [e for e in args.engines.split(",") if e] or linked
+    unknown = [e for e in engines if e not in linked]
+    if unknown or not engines:
+        log(f"unknown engine(s) {unknown}; db_bench links {linked}")
+        return 2
+
+    machine = machine_info()
+    failures = []
+    results, memory, contexts = {}, {}, {}
+    timeout = args.timeout or None
+    rounds = {engine: [] for engine in engines}
+    for round_index in range(max(1, args.rounds)):
+        for engine in engines:
+            suffix = f"_round{round_index + 1}" if args.rounds > 1 else ""
+            json_path = os.path.join(raw_dir, f"db_bench_{engine}{suffix}.json")
+            if os.path.exists(json_path):
+                os.remove(json_path)
+            # A directory of our own for the stores, so that nothing is left behind even when a
+            # run has to be stopped.
+            scratch = tempfile.mkdtemp(prefix="kvstore-report.")
+            command = [args.db_bench, f"--engine={engine}", f"--num={args.num}",
+                       f"--db_dir={scratch}", f"--benchmark_out={json_path}",
+                       "--benchmark_out_format=json"] + db_bench_flags
+            log("running " + " ".join(command))
+            started = datetime.datetime.now()
+            try:
+                code = subprocess.run(command, timeout=timeout).returncode
+                log(f"{engine}: exit {code} after {(datetime.datetime.now() - started).seconds} s")
+                if code != 0:
+                    failures.append(f"db_bench --engine={engine} exited with {code}")
+            except subprocess.TimeoutExpired:
+                log(f"{engine}: stopped after {args.timeout} s")
+                failures.append(f"db_bench --engine={engine} was stopped after {args.timeout} s "
+                                "(a hang?); its figures are missing or partial")
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            try:
+                result, memory[engine], contexts[engine] = parse_suite(json_path)
+                rounds[engine].append(result)
+            except (OSError, ValueError) as e:
+                failures.append(f"no readable results from db_bench --engine={engine}: {e}")
+    for engine in engines:
+        if rounds[engine]:
+            results[engine] = combine_rounds(rounds[engine])
+
+    seed = None
+    if args.seed_workload and not args.no_seed:
+        seed_json = os.path.join(raw_dir, "seed_workload.json")
+        if os.path.exists(seed_json):
+            os.remove(seed_json)
+        scratch = tempfile.mkdtemp(prefix="kvstore-report.")
+        command = [args.seed_workload, f"--json={seed_json}", f"--db_dir={scratch}"]
+        log("running " + " ".join(command))
+        try:
+            seed_run = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+            sys.stdout.write(seed_run.stdout)
+            sys.stderr.write(seed_run.stderr)
+            if seed_run.returncode != 0:
+                failures.append(f"seed_workload exited with {seed_run.returncode}")
+            elif os.path.exists(seed_json):
+                with open(seed_json) as f:
+                    seed = json.load(f)
+        except subprocess.TimeoutExpired:
+            failures.append(f"seed_workload was stopped after {args.timeout} s (a hang?)")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    context = next(iter(contexts.values()), {})
+    num = int(context.get("kv_num", args.num))
+    key_size = context.get("kv_key_size", "16")
+    value_size = context.get("kv_value_size", "100")
+    title = (f"ops/s per workload: {num:,} keys, {key_size}-byte keys, {value_size}-byte values, "
+             f"{machine['nproc']} vCPU")
+    chart = draw_chart(out_dir, raw_dir, engines, results, title)
+
+    md = []
+    md.append("# kvstore benchmarks: kvstore, LevelDB and RocksDB side by side\n")
+    rounds_note = f" --rounds={args.rounds}" if args.rounds > 1 else ""
+    md.append(f"Generated by `tools/bazel run //benchmarks:report -- --num={args.num}{rounds_note}` on "
+              f"{machine['date']}" + (f", kvstore at {machine['commit']}" if machine["commit"] else "")
+              + ".\n")
+    md.append("## Machine\n")
+    md.append(f"- CPU: {machine['cpu']}, {machine['nproc']} logical CPUs (`nproc`)")
+    md.append(f"- Memory: {machine['memory_gib']:.1f} GiB; kernel {machine['kernel']}")
+    md.append("- Load average (1, 5, 15 min) when the report started: "
+              + ", ".join(f"{x:.2f}" for x in machine["loadavg"])
+              + "; when it ended: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+              + " (other work on the machine skews every engine's figures alike only if it is "
+              "steady)")
+    v = machine["versions"]
+    md.append(f"- Libraries (Debian): LevelDB {v['libleveldb-dev']}, RocksDB {v['librocksdb-dev']}, "
+              f"Google Benchmark {v['libbenchmark-dev']}, Abseil {v['libabsl-dev']}, g++ {v['g++']}; "
+              "kvstore built with `-c opt`\n")
+
+    md.append("## Setup\n")
+    md.append(f"- {num:,} keys of {key_size} bytes, values of {value_size} bytes, from "
+              "`//tools/datagen` (values: random printable bytes). Each engine runs in its own "
+              "process (so peak RSS is its own); each workload opens its own store in a fresh "
+              "directory.")
+    md.append("- Same settings for every engine: 10 bits/key Bloom filters, **no compression**, "
+              "writes without sync except fillsync, each engine's default write buffer (kvstore "
+              "8 MiB memtable, LevelDB 4 MiB, RocksDB 64 MiB) and block cache (LevelDB and RocksDB "
+              "8 MiB).")
+    md.append("- Read workloads start from a copy of a store prepared once per engine: every key "
+              "written in random order, then flushed and compacted (`Compact()`, "
+              "`CompactRange(all)`), reopened and warmed (a Get in every table; the files are in "
+              "the page cache).")
+    if args.rounds > 1:
+        md.append(f"- Each engine ran {args.rounds} times, the engines taking turns; every figure "
+                  "is the median of those runs.")
+    md.append("- Only the workload is timed (wall clock); keys and values are made in batches "
+              "with the timer paused. Every Get's value is compared with the one written; a wrong "
+              "or missing value fails the run instead of producing a number.")
+    md.append("- Read paths are each engine's default: kvstore and LevelDB map their files "
+              "(mmap) and LevelDB does not verify checksums on reads; RocksDB reads each block "
+              "with `pread` and verifies its checksum. On this VM a `pread` costs microseconds, "
+              "which weighs on RocksDB's random reads once the data outgrows its 8 MiB block "
+              "cache.")
+    md.append(f"- RocksDB: {ROCKSDB_NOTE}\n")
+
+    if seed is not None:
+        md.append("## Seed workload\n")
+        md.append(f"{seed['keys']:,} keys: Set all, Get all, Delete all on a fresh store "
+                  f"(`tools/bazel run //benchmarks:seed_workload`); median of {seed['runs']} runs. "
+                  f"kvstore's target: under {seed['target_ms']:.0f} ms in total.\n")
+        md.append("| engine | Set ops/s | Get ops/s | Delete ops/s | total ms |")
+        md.append("|---|---:|---:|---:|---:|")
+        for name, r in seed["engines"].items():
+            mark = " \\*" if name == "rocksdb" else ""
+            md.append(f"| {ENGINE_TITLES.get(name, name)}{mark} | {human(r['set_ops_per_s'])} | "
+                      f"{human(r['get_ops_per_s'])} | {human(r['delete_ops_per_s'])} | "
+                      f"{r['total_ms']:.1f} |")
+        md.append("\n\\* Debian's RocksDB build keeps its assertions on; see Setup.\n")
+
+    md.append("## Throughput (ops/s, higher is better)\n")
+    header = ["workload"] + [ENGINE_TITLES.get(e, e) + (" \\*" if e == "rocksdb" else "")
+                             for e in engines]
+    if "kvstore" in engines and "leveldb" in engines:
+        header.append("kvstore / LevelDB")
+    if "kvstore" in engines and "rocksdb" in engines:
+        header.append("kvstore / RocksDB \\*")
+    md.append("| " + " | ".join(header) + " |")
+    md.append("|---" + "|---:" * (len(header) - 1) + "|")
+    errors = []
+    for workload, _ in WORKLOADS:
+        row = [f"`{workload}`"]
+        ops = {}
+        for e in engines:
+            r = results.get(e, {}).get(workload)
+            if r is None:
+                row.append("n/a")
+            elif "error" in r:
+                row.append("**failed**")
+                errors.append(f"{workload}/{e}: {r['error']}")
+            else:
+                ops[e] = r["ops"]
+                row.append(human(r["ops"]))
+        if "kvstore" in engines and "leveldb" in engines:
+            row.append(ratio(ops.get("kvstore"), ops.get("leveldb")))
+        if "kvstore" in engines and "rocksdb" in engines:
+            row.append(ratio(ops.get("kvstore"), ops.get("rocksdb")))
+        if any(cell not in ("n/a",) for cell in row[1:1 + len(engines)]):
+            md.append("| " + " | ".join(row) + " |")
+    md.append("\n\\* Debian's RocksDB build keeps its assertions on (about 1.4x slower than a "
+              "release build on CPU-bound work): LevelDB is the honest anchor.\n")
+    if chart:
+        md.append(f"![ops/s per workload and engine]({os.path.basename(chart)})\n")
+
+    md.append("## CPU time per operation (µs, lower is better)\n")
+    md.append("CPU time of the whole process (every thread, so background flushes and "
+              "compactions during the workload count) divided by the operations. It is less "
+              "sensitive than ops/s to other work on the machine, but leaves out work an engine "
+              "defers past the end of the workload (e.g. compaction finishing at close).\n")
+    header = ["workload"] + [ENGINE_TITLES.get(e, e) + (" \\*" if e == "rocksdb" else "")
+                             for e in engines]
+    if "kvstore" in engines and "leveldb" in engines:
+        header.append("LevelDB / kvstore")
+    if "kvstore" in engines and "rocksdb" in engines:
+        header.append("RocksDB / kvstore \\*")
+    md.append("| " + " | ".join(header) + " |")
+    md.append("|---" + "|---:" * (len(header) - 1) + "|")
+    for workload, _ in WORKLOADS:
+        cpu = {e: results.get(e, {}).get(workload, {}).get("cpu_us") for e in engines}
+        if not any(cpu.values()):
+            continue
+        row = [f"`{workload}`"] + [f"{cpu[e]:.3g}" if cpu[e] else "n/a" for e in engines]
+        if "kvstore" in engines and "leveldb" in engines:
+            row.append(ratio(cpu.get("leveldb"), cpu.get("kvstore")))
+        if "kvstore" in engines and "rocksdb" in engines:
+            row.append(ratio(cpu.get("rocksdb"), cpu.get("kvstore")))
+        md.append("| " + " | ".join(row) + " |")
+    md.append("")
+    md.append("Workloads:\n")
+    for workload, description in WORKLOADS:
+        md.append(f"- `{workload}`: {description}.")
+    md.append("")
+    skipped = [c.get("kv_skipped", "") for c in contexts.values() if c.get("kv_skipped")]
+    if skipped:
+        md.append("Not run (the engine lacks the API; no stand-in number is reported): "
+                  + "; ".join(skipped) + ".\n")
+    if errors:
+        md.append("Failures:\n")
+        md.extend(f"- {e}" for e in errors)
+        md.append("")
+
+    md.append("## Memory\n")
+    md.append("| engine | peak RSS | of which harness | index + filter bytes/key | heap held after "
+              "open + warm-up, bytes/key | engine-reported cache + memtables |")
+    md.append("|---|---:|---:|---:|---:|---:|")
+    sources = []
+    for e in engines:
+        m = memory.get(e)
+        if m is None:
+            md.append(f"| {ENGINE_TITLES.get(e, e)} | n/a | n/a | n/a | n/a | n/a |")
+            continue
+
+        def mib(key):
+            return f"{m[key] / 2**20:.0f} MiB" if key in m else "n/a"
+
+        def per_key(key):
+            return f"{m[key]:.2f}" if key in m else "n/a"
+
+        md.append(f"| {ENGINE_TITLES.get(e, e)} | {mib('peak_rss_bytes')} | "
+                  f"{mib('harness_rss_bytes')} | {per_key('index_filter_bytes_per_key')} | "
+                  f"{per_key('heap_bytes_per_key')} | "
+                  f"{human(m.get('engine_reported_bytes'), 'B') if 'engine_reported_bytes' in m else 'n/a'} |")
+        if m.get("label"):
+            sources.append(f"- {ENGINE_TITLES.get(e, e)}: {m['label']}.")
+    md.append("")
+    md.append("- Peak RSS is the process's VmHWM after all of that engine's workloads (one process "
+              "per engine); \"harness\" is what the process held before opening any store (the "
+              "key order and the benchmark library). kvstore and LevelDB read their files "
+              "through mmap, so the file pages they touch count as their RSS; RocksDB reads with "
+              "pread into its block cache, and the page cache behind that does not count.")
+    md.append("- Index + filter: the memory an open store keeps per key to find keys, as each "
+              "engine reports it, or for LevelDB (which reports none) the index and filter blocks "
+              "of its table files, read from their footers.")
+    md.append("- Heap held after open + warm-up: malloc'd bytes (all arenas) after opening a "
+              "settled store and reading one key per table, minus those before; it includes "
+              "block-cache contents and empty memtables (RocksDB's 64 MiB write buffer reserves "
+              "its first arena block), so it is an upper bound on index + filter.")
+    md.append("- Sources:")
+    md.extend("  " + s for s in sources)
+    md.append("")
+
+    if failures:
+        md.append("## Run problems\n")
+        md.extend(f"- {f}" for f in failures)
+        md.append("")
+
+    md.append("Raw results: `raw/db_bench_<engine>.json` (Google Benchmark JSON), "
+              "`raw/seed_workload.json`, and the chart's data and gnuplot script.\n")
+
+    report_path = os.path.join(out_dir, "report.md")
+    with open(report_path, "w") as f:
+        f.write("\n".join(md))
+    log(f"wrote {report_path}" + (f" and {chart}" if chart else ""))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

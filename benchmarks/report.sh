@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `tools/bazel run //benchmarks:report [-- flags]`: runs db_bench once per engine and
+# seed_workload, then writes report.md and ops_per_sec.png (see report.py for the flags).
+set -euo pipefail
+
+# The binaries are this target's runfiles: next to the script under `bazel run`, or wherever
+# RUNFILES_DIR says.
+runfiles="${RUNFILES_DIR:-}"
+if [[ -z "$runfiles" ]]; then
+  if [[ -d "$0.runfiles" ]]; then
+    runfiles="$0.runfiles"
+  else
+    runfiles="$(cd .. && pwd)"  # `bazel run` starts us in <runfiles>/kvstore
+  fi
+fi
+bench="$runfiles/kvstore/benchmarks"
+for file in db_bench seed_workload report.py; do
+  if [[ ! -e "$bench/$file" ]]; then
+    echo "report: $bench/$file is missing; run this as: tools/bazel run //benchmarks:report" >&2
+    exit 2
+  fi
+done
+
+exec python3 "$bench/report.py" --db_bench "$bench/db_bench" \
+  --seed_workload "$bench/seed_workload" "$@"

@@ -1,0 +1,146 @@
+// Space and write amplification under sustained overwrites: writes `--write_mb` of random
+// overwrites into a store whose live data is `--live_mb`, waits for compaction to catch up, and
+// reports the store's file bytes over the live bytes (space amplification) and the bytes written
+// to disk over the bytes written by the user (write amplification).
+//
+//   tools/bazel run //benchmarks:space_amplification -- --live_mb=100 --write_mb=2048
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
+#include "kvstore/kvstore.h"
+#include "tools/datagen/datagen.h"
+
+namespace {
+
+struct Flags {
+  uint64_t live_mb = 100;
+  uint64_t write_mb = 2048;
+  uint64_t key_size = 16;
+  uint64_t value_size = 100;
+  std::string dir;
+};
+
+bool ParseFlag(const char* arg, const char* name, uint64_t* value) {
+  const std::string prefix = std::string("--") + name + "=";
+  if (!absl::StartsWith(arg, prefix)) return false;
+  if (!absl::SimpleAtoi(arg + prefix.size(), value)) {
+    std::fprintf(stderr, "bad value in %s\n", arg);
+    std::exit(2);
+  }
+  return true;
+}
+
+uint64_t DirectoryBytes(const std::string& dir) {
+  uint64_t bytes = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.is_regular_file()) bytes += entry.file_size();
+  }
+  return bytes;
+}
+
+uint64_t Property(const kvstore::KVStore<std::string, std::string>& store, const char* name) {
+  uint64_t v = 0;
+  auto p = store.GetProperty(name);
+  if (p.has_value()) (void)absl::SimpleAtoi(*p, &v);
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i < argc; ++i) {
+    if (ParseFlag(argv[i], "live_mb", &flags.live_mb) ||
+        ParseFlag(argv[i], "write_mb", &flags.write_mb) ||
+        ParseFlag(argv[i], "key_size", &flags.key_size) ||
+        ParseFlag(argv[i], "value_size", &flags.value_size)) {
+      continue;
+    }
+    if (absl::StartsWith(argv[i], "--dir=")) {
+      flags.dir = argv[i] + 6;
+      continue;
+    }
+    std::fprintf(stderr, "unknown flag %s\nflags: --live_mb --write_mb --key_size --value_size --dir\n", argv[i]);
+    return 2;
+  }
+  if (flags.dir.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    flags.dir = std::string(tmp != nullptr ? tmp : "/tmp") + "/kvstore-space-amp";
+  }
+  std::filesystem::remove_all(flags.dir);
+
+  const uint64_t record_bytes = flags.key_size + flags.value_size;
+  kvstore::datagen::Spec spec;
+  spec.count = flags.live_mb * 1000000 / record_bytes;
+  spec.key_size = flags.key_size;
+  spec.value_size = flags.value_size;
+  spec.distribution = kvstore::datagen::Distribution::kUniform;
+  if (absl::Status s = kvstore::datagen::Validate(spec); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  kvstore::datagen::Generator gen(spec);
+
+  auto store = kvstore::KVStore<std::string, std::string>::Open(flags.dir);
+  if (!store.ok()) {
+    std::fprintf(stderr, "open: %s\n", std::string(store.status().message()).c_str());
+    return 1;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::string key, value;
+  // Load every key once, so the live data is exactly `count` records from the start.
+  for (uint64_t i = 0; i < spec.count; ++i) {
+    gen.Key(i, &key);
+    gen.Value(i, &value);
+    if (absl::Status s = (*store)->Set(key, value); !s.ok()) {
+      std::fprintf(stderr, "set: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+  }
+  const uint64_t overwrites = flags.write_mb * 1000000 / record_bytes;
+  for (uint64_t n = 0; n < overwrites; ++n) {
+    const uint64_t i = gen.NextIndex();
+    gen.Key(i, &key);
+    gen.Value(i, &value, n + 1);
+    if (absl::Status s = (*store)->Set(key, value); !s.ok()) {
+      std::fprintf(stderr, "set: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+  }
+  const double write_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  (void)(*store)->Flush();
+  (void)(*store)->WaitForBackgroundWork();
+  const double settle_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const uint64_t live_bytes = spec.count * record_bytes;
+  const uint64_t file_bytes = DirectoryBytes(flags.dir);
+  const uint64_t user = Property(**store, "kvstore.user-bytes-written");
+  const uint64_t flushed = Property(**store, "kvstore.flush-bytes-written");
+  const uint64_t compacted = Property(**store, "kvstore.compaction-bytes-written");
+  std::printf("live data:            %.1f MB (%llu keys of %llu+%llu bytes)\n", live_bytes / 1e6,
+              static_cast<unsigned long long>(spec.count),
+              static_cast<unsigned long long>(flags.key_size),
+              static_cast<unsigned long long>(flags.value_size));
+  std::printf("written by the user:  %.1f MB in %llu writes, %.1f s (%.0f writes/s)\n", user / 1e6,
+              static_cast<unsigned long long>(spec.count + overwrites), write_seconds,
+              (spec.count + overwrites) / write_seconds);
+  std::printf("store files:          %.1f MB in %s segments after compaction caught up (%.1f s)\n",
+              file_bytes / 1e6, (*store)->GetProperty("kvstore.num-segments")->c_str(),
+              settle_seconds);
+  std::printf("space amplification:  %.2fx (files / live data)\n",
+              static_cast<double>(file_bytes) / static_cast<double>(live_bytes));
+  std::printf("write amplification:  %.2fx ((WAL + flush + compaction bytes) / user bytes)\n",
+              static_cast<double>(user + flushed + compacted) / static_cast<double>(user));
+  std::printf("compactions:          %s\n", (*store)->GetProperty("kvstore.compactions")->c_str());
+  (void)(*store)->Close();
+  std::filesystem::remove_all(flags.dir);
+  return 0;
+}

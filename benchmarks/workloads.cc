@@ -1,0 +1,584 @@
+#include "benchmarks/workloads.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "benchmark/benchmark.h"
+#include "benchmarks/key_order.h"
+#include "benchmarks/process_memory.h"
+
+namespace kvstore::bench {
+namespace {
+
+using benchmark::Counter;
+using benchmark::State;
+using datagen::Distribution;
+
+enum class Start { kEmpty, kPrepared };
+
+datagen::Spec SpecOf(const SuiteConfig& config) {
+  datagen::Spec spec;
+  spec.count = config.num;
+  spec.key_size = config.key_size;
+  spec.value_size = config.value_size;
+  spec.seed = config.seed;
+  spec.zipf_theta = config.zipf_theta;
+  return spec;
+}
+
+uint64_t Reads(const SuiteConfig& c) { return c.reads != 0 ? c.reads : c.num; }
+uint64_t SyncWrites(const SuiteConfig& c) {
+  return std::min(c.num, c.sync_writes != 0 ? c.sync_writes : std::max<uint64_t>(100, c.num / 1000));
+}
+uint64_t Seeks(const SuiteConfig& c) {
+  return c.seeks != 0 ? c.seeks : std::max<uint64_t>(100, c.num / 10);
+}
+
+std::atomic<int> failures{0};
+
+void Fail(State& state, const std::string& message) {
+  failures.fetch_add(1, std::memory_order_relaxed);
+  state.SkipWithError(message.c_str());
+}
+
+bool Ok(State& state, const absl::Status& status, absl::string_view what) {
+  if (status.ok()) return true;
+  Fail(state, absl::StrCat(what, ": ", status.ToString()));
+  return false;
+}
+
+void SetRates(State& state, uint64_t ops, uint64_t bytes) {
+  state.counters["ops/s"] = Counter(static_cast<double>(ops), Counter::kIsRate);
+  if (bytes != 0) state.counters["bytes/s"] = Counter(static_cast<double>(bytes), Counter::kIsRate);
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+}  // namespace
+
+struct Suite::Run {
+  // Set by thread 0 before the timed loop and read by the other threads only inside it: the
+  // benchmark library's barrier at the start of the loop orders the two.
+  std::unique_ptr<BenchEngine> engine;
+  std::string dir;
+  uint64_t heap_before_open = 0;
+};
+
+// What one thread of a running workload sees.
+struct ThreadEnv {
+  const SuiteConfig& config;
+  const datagen::Generator& keys;
+  const std::vector<uint64_t>& shuffled;
+  Suite::Run& run;
+  int thread;
+  int threads;
+  uint64_t harness_rss;  // resident before any store was opened
+
+  BenchEngine* engine() const { return run.engine.get(); }
+  size_t entry_bytes() const { return config.key_size + config.value_size; }
+
+  // This thread's own stream of key indexes: independent of the order the store was filled in
+  // and of the other threads' streams.
+  datagen::Generator Stream(Distribution distribution) const {
+    datagen::Spec spec = SpecOf(config);
+    spec.distribution = distribution;
+    spec.seed = config.seed + 7919 * static_cast<uint64_t>(thread + 1);
+    return datagen::Generator(spec);
+  }
+};
+
+using Body = void (*)(State&, ThreadEnv&);
+
+struct Suite::Workload {
+  const char* name;
+  Start start;
+  bool needs_iterator;
+  int threads;
+  uint64_t (*ops)(const SuiteConfig&);  // all threads together
+  Body body;
+};
+
+namespace {
+
+// One operation's data.
+struct Op {
+  uint64_t index = 0;
+  std::string key;
+  std::string value;  // to write, or the value a read must return
+};
+
+// The operations of one thread, made ahead in batches while the timer is paused, so that the
+// timed loop measures the engine and not the data generator (a value costs ~60 ns to make).
+// Construct before the timed loop; call Next() exactly once per iteration.
+class OpStream {
+ public:
+  using Make = std::function<void(uint64_t op, Op* out)>;
+
+  OpStream(State& state, Make make) : ops_(state.max_iterations), make_(std::move(make)) {
+    Refill();
+  }
+
+  const Op& Next(State& state) {
+    if (pos_ == filled_) {
+      state.PauseTiming();
+      Refill();
+      state.ResumeTiming();
+    }
+    return batch_[pos_++];
+  }
+
+ private:
+  static constexpr uint64_t kBatch = 1024;  // ~120 KiB of keys and values: stays in cache
+
+  void Refill() {
+    filled_ = std::min<uint64_t>(kBatch, ops_ - made_);
+    for (uint64_t i = 0; i < filled_; ++i) make_(made_++, &batch_[i]);
+    pos_ = 0;
+  }
+
+  const uint64_t ops_;
+  Make make_;
+  std::vector<Op> batch_ = std::vector<Op>(kBatch);
+  uint64_t made_ = 0;
+  uint64_t filled_ = 0;
+  uint64_t pos_ = 0;
+};
+
+// Writes Key(index) with Value(index, version) for the indexes `next_index` yields.
+void Write(State& state, ThreadEnv& env, std::function<uint64_t()> next_index, uint64_t version,
+           bool sync) {
+  BenchEngine* engine = env.engine();
+  OpStream ops(state, [&env, next_index, version](uint64_t, Op* op) mutable {
+    op->index = next_index();
+    env.keys.Key(op->index, &op->key);
+    env.keys.Value(op->index, &op->value, version);
+  });
+  uint64_t writes = 0;
+  for (auto _ : state) {
+    const Op& op = ops.Next(state);
+    if (!Ok(state, engine->Put(op.key, op.value, sync), "Put")) break;
+    ++writes;
+  }
+  SetRates(state, writes, writes * env.entry_bytes());
+}
+
+void FillSeq(State& state, ThreadEnv& env) {
+  Write(state, env, [i = uint64_t{0}]() mutable { return i++; }, 0, /*sync=*/false);
+}
+
+// Every key once, in random order.
+void FillRandom(State& state, ThreadEnv& env) {
+  Write(state, env, [&env, i = uint64_t{0}]() mutable { return env.shuffled[i++]; }, 0, false);
+}
+
+void FillSync(State& state, ThreadEnv& env) {
+  Write(state, env, [&env, i = uint64_t{0}]() mutable { return env.shuffled[i++]; }, 0,
+        /*sync=*/true);
+}
+
+// Random present keys with repetition, as db_bench's overwrite, each with a new value.
+void Overwrite(State& state, ThreadEnv& env) {
+  Write(state, env, [stream = env.Stream(Distribution::kUniform)]() mutable {
+    return stream.NextIndex();
+  }, /*version=*/1, false);
+}
+
+// Reads present keys drawn from `distribution`; each value must be the one written.
+void ReadPresent(State& state, ThreadEnv& env, Distribution distribution) {
+  BenchEngine* engine = env.engine();
+  OpStream ops(state, [&env, stream = env.Stream(distribution)](uint64_t, Op* op) mutable {
+    op->index = stream.NextIndex();
+    env.keys.Key(op->index, &op->key);
+    env.keys.Value(op->index, &op->value);
+  });
+  std::string value;
+  uint64_t reads = 0, bytes = 0;
+  for (auto _ : state) {
+    const Op& op = ops.Next(state);
+    absl::StatusOr<bool> found = engine->Get(op.key, &value);
+    if (!Ok(state, found.status(), "Get")) break;
+    if (!*found) {
+      Fail(state, absl::StrCat("Get(", op.key, ") found nothing, but every key was written"));
+      break;
+    }
+    if (value != op.value) {
+      Fail(state, absl::StrCat("Get(", op.key, ") returned a value that was never written"));
+      break;
+    }
+    ++reads;
+    bytes += op.key.size() + value.size();
+  }
+  SetRates(state, reads, bytes);
+}
+
+void ReadRandom(State& state, ThreadEnv& env) { ReadPresent(state, env, Distribution::kUniform); }
+void ReadZipfian(State& state, ThreadEnv& env) { ReadPresent(state, env, Distribution::kZipfian); }
+
+// Keys that sort between two stored keys (same length and digits, another last byte): no key
+// range rules them out, only a filter or a search of the data can.
+void ReadMissing(State& state, ThreadEnv& env) {
+  BenchEngine* engine = env.engine();
+  OpStream ops(state, [&env, stream = env.Stream(Distribution::kUniform)](uint64_t, Op* op) mutable {
+    op->index = stream.NextIndex();
+    env.keys.MissingKey(op->index, &op->key);
+  });
+  std::string value;
+  uint64_t reads = 0;
+  for (auto _ : state) {
+    const Op& op = ops.Next(state);
+    absl::StatusOr<bool> found = engine->Get(op.key, &value);
+    if (!Ok(state, found.status(), "Get")) break;
+    if (*found) {
+      Fail(state, absl::StrCat("Get(", op.key, ") found a key that was never written"));
+      break;
+    }
+    ++reads;
+  }
+  SetRates(state, reads, 0);
+}
+
+// One operation: a new iterator, a Seek to a random present key, then scan_length entries
+// (fewer near the end of the key space).
+void SeekRandom(State& state, ThreadEnv& env) {
+  BenchEngine* engine = env.engine();
+  OpStream ops(state, [&env, stream = env.Stream(Distribution::kUniform)](uint64_t, Op* op) mutable {
+    op->index = stream.NextIndex();
+    env.keys.Key(op->index, &op->key);
+  });
+  const int scan_length = env.config.scan_length;
+  uint64_t seeks = 0, entries = 0, bytes = 0;
+  for (auto _ : state) {
+    const Op& op = ops.Next(state);
+    std::unique_ptr<BenchIterator> it = engine->NewIterator();
+    it->Seek(op.key);
+    if (!it->Valid() || it->key() != op.key) {
+      Fail(state, absl::StrCat("Seek(", op.key, ") did not land on that key: ",
+                               it->status().ToString()));
+      break;
+    }
+    int n = 0;
+    for (; n < scan_length && it->Valid(); ++n, it->Next()) {
+      bytes += it->key().size() + it->value().size();
+    }
+    if (!Ok(state, it->status(), "iterator")) break;
+    ++seeks;
+    entries += n;
+  }
+  SetRates(state, seeks, bytes);
+  state.counters["entries/s"] = Counter(static_cast<double>(entries), Counter::kIsRate);
+}
+
+// One operation: one entry of a full scan in key order. Every 1024th entry is checked against
+// the key and value written there; all of them are counted.
+void ReadSeq(State& state, ThreadEnv& env) {
+  BenchEngine* engine = env.engine();
+  std::unique_ptr<BenchIterator> it = engine->NewIterator();
+  it->SeekToFirst();
+  std::string key, value;
+  uint64_t entries = 0, bytes = 0;
+  for (auto _ : state) {
+    if (!it->Valid()) {
+      Fail(state, absl::StrCat("scan ended after ", entries, " entries, expected ",
+                               env.config.num, ": ", it->status().ToString()));
+      break;
+    }
+    if ((entries & 1023) == 0) {
+      env.keys.Key(entries, &key);
+      env.keys.Value(entries, &value);
+      if (it->key() != key || it->value() != value) {
+        Fail(state, absl::StrCat("entry ", entries, " of the scan is ", it->key(),
+                                 " with a wrong key or value; expected ", key));
+        break;
+      }
+    }
+    bytes += it->key().size() + it->value().size();
+    ++entries;
+    it->Next();
+  }
+  if (!state.error_occurred()) {
+    if (it->Valid()) {
+      Fail(state, absl::StrCat("scan found more than the ", env.config.num, " entries written"));
+    } else {
+      Ok(state, it->status(), "iterator");
+    }
+  }
+  SetRates(state, entries, bytes);
+}
+
+// Every key once, in random order; afterwards (untimed) a sample must be gone.
+void DeleteRandom(State& state, ThreadEnv& env) {
+  BenchEngine* engine = env.engine();
+  OpStream ops(state, [&env](uint64_t op_number, Op* op) {
+    op->index = env.shuffled[op_number];
+    env.keys.Key(op->index, &op->key);
+  });
+  uint64_t deletes = 0;
+  for (auto _ : state) {
+    const Op& op = ops.Next(state);
+    if (!Ok(state, engine->Delete(op.key, false), "Delete")) break;
+    ++deletes;
+  }
+  SetRates(state, deletes, deletes * env.config.key_size);
+  std::string key, value;
+  for (uint64_t i = 0; i < std::min<uint64_t>(deletes, 1000) && !state.error_occurred(); ++i) {
+    env.keys.Key(env.shuffled[i], &key);
+    absl::StatusOr<bool> found = engine->Get(key, &value);
+    if (!Ok(state, found.status(), "Get after Delete")) break;
+    if (*found) Fail(state, absl::StrCat("Get(", key, ") still finds a deleted key"));
+  }
+}
+
+// 90% Get, 10% Put of random present keys, on env.threads threads sharing one store. Each
+// thread writes its own value version, so a read returns version 0 or some thread's version.
+void Mixed(State& state, ThreadEnv& env) {
+  const uint64_t my_version = 1 + env.thread;
+  OpStream ops(state, [&env, my_version, stream = env.Stream(Distribution::kUniform)](
+                          uint64_t op_number, Op* op) mutable {
+    op->index = stream.NextIndex();
+    env.keys.Key(op->index, &op->key);
+    // A write's new value, or the value a read most likely returns.
+    env.keys.Value(op->index, &op->value, op_number % 10 == 9 ? my_version : 0);
+  });
+  std::string value, other;
+  uint64_t done = 0, bytes = 0;
+  for (auto _ : state) {
+    BenchEngine* engine = env.engine();
+    if (engine == nullptr) {  // thread 0's set-up failed and said so
+      Fail(state, "no store to run on");
+      break;
+    }
+    const Op& op = ops.Next(state);
+    if (done % 10 == 9) {
+      if (!Ok(state, engine->Put(op.key, op.value, false), "Put")) break;
+    } else {
+      absl::StatusOr<bool> found = engine->Get(op.key, &value);
+      if (!Ok(state, found.status(), "Get")) break;
+      if (!*found) {
+        Fail(state, absl::StrCat("Get(", op.key, ") found nothing, but every key was written"));
+        break;
+      }
+      // An overwritten key (about one read in ten) costs a value generation in the timed loop.
+      bool written = value == op.value;
+      for (int version = 1; version <= env.threads && !written; ++version) {
+        env.keys.Value(op.index, &other, version);
+        written = value == other;
+      }
+      if (!written) {
+        Fail(state, absl::StrCat("Get(", op.key, ") returned a value that was never written"));
+        break;
+      }
+    }
+    ++done;
+    bytes += op.key.size() + op.value.size();
+  }
+  SetRates(state, done, bytes);
+}
+
+// Not timed: the memory an opened, warmed store holds. Peak RSS is reported only when the
+// process runs a single engine, since it is a high-water mark of the whole process.
+void Memory(State& state, ThreadEnv& env) {
+  for (auto _ : state) {
+  }
+  BenchEngine* engine = env.engine();
+  const double keys = static_cast<double>(env.config.num);
+  const uint64_t heap = HeapAllocatedBytes();
+  const uint64_t before = env.run.heap_before_open;
+  state.counters["heap_bytes_per_key"] = heap > before ? (heap - before) / keys : 0.0;
+  const EngineMemory memory = engine->Memory();
+  std::string label;
+  if (memory.index_filter_bytes.has_value()) {
+    state.counters["index_filter_bytes_per_key"] = *memory.index_filter_bytes / keys;
+    label = absl::StrCat("index/filter: ", memory.index_filter_source);
+  } else {
+    label = "index/filter: n/a";
+  }
+  if (memory.reported_bytes.has_value()) {
+    state.counters["engine_reported_bytes"] = static_cast<double>(*memory.reported_bytes);
+    absl::StrAppend(&label, "; reported: ", memory.reported_source);
+  }
+  if (env.config.report_peak_rss) {
+    if (auto peak = PeakRssBytes()) state.counters["peak_rss_bytes"] = static_cast<double>(*peak);
+    state.counters["harness_rss_bytes"] = static_cast<double>(env.harness_rss);
+    if (auto anon = RssAnonBytes()) state.counters["rss_anon_bytes"] = static_cast<double>(*anon);
+  }
+  state.SetLabel(label.c_str());
+}
+
+uint64_t Num(const SuiteConfig& c) { return c.num; }
+uint64_t One(const SuiteConfig&) { return 1; }
+
+const Suite::Workload kWorkloads[] = {
+    {"fillseq", Start::kEmpty, false, 1, Num, FillSeq},
+    {"fillrandom", Start::kEmpty, false, 1, Num, FillRandom},
+    {"overwrite", Start::kPrepared, false, 1, Num, Overwrite},
+    {"fillsync", Start::kEmpty, false, 1, SyncWrites, FillSync},
+    {"readrandom", Start::kPrepared, false, 1, Reads, ReadRandom},
+    {"readmissing", Start::kPrepared, false, 1, Reads, ReadMissing},
+    {"readzipfian", Start::kPrepared, false, 1, Reads, ReadZipfian},
+    {"seekrandom", Start::kPrepared, true, 1, Seeks, SeekRandom},
+    {"readseq", Start::kPrepared, true, 1, Num, ReadSeq},
+    {"deleterandom", Start::kPrepared, false, 1, Num, DeleteRandom},
+    {"mixed_t1", Start::kPrepared, false, 1, Reads, Mixed},
+    {"mixed_t2", Start::kPrepared, false, 2, Reads, Mixed},
+    {"memory", Start::kPrepared, false, 1, One, Memory},
+};
+
+}  // namespace
+
+Suite::Suite(const SuiteConfig& config, std::unique_ptr<ScratchDir> scratch)
+    : config_(config),
+      scratch_(std::move(scratch)),
+      keys_(SpecOf(config)),
+      shuffled_(ShuffledIndexes(SpecOf(config))),
+      harness_rss_(RssBytes().value_or(0)) {}
+
+Suite::~Suite() = default;
+
+int Suite::Failures() { return failures.load(std::memory_order_relaxed); }
+
+absl::StatusOr<std::unique_ptr<Suite>> Suite::Create(const SuiteConfig& config) {
+  if (config.num == 0) return absl::InvalidArgumentError("--num must be positive");
+  if (config.scan_length <= 0) return absl::InvalidArgumentError("--scan_length must be positive");
+  datagen::Spec spec = SpecOf(config);
+  spec.distribution = Distribution::kZipfian;
+  absl::Status valid = datagen::Validate(spec);
+  if (!valid.ok()) return valid;
+  absl::StatusOr<std::unique_ptr<ScratchDir>> scratch = ScratchDir::Create(config.db_dir);
+  if (!scratch.ok()) return scratch.status();
+  return std::unique_ptr<Suite>(new Suite(config, *std::move(scratch)));
+}
+
+absl::Status Suite::Register(const std::vector<std::string>& engines) {
+  std::map<std::string, bool> iterates;
+  for (const std::string& name : engines) {
+    std::unique_ptr<BenchEngine> engine = NewEngine(name);
+    if (engine == nullptr) return absl::NotFoundError(absl::StrCat("no engine named ", name));
+    iterates[name] = engine->SupportsIterator();
+  }
+  for (const Workload& workload : kWorkloads) {
+    for (const std::string& engine : engines) {
+      const std::string name = absl::StrCat(workload.name, "/", engine);
+      if (workload.needs_iterator && !iterates[engine]) {
+        skipped_.push_back(absl::StrCat(name, ": the engine has no iterator"));
+        continue;
+      }
+      // One Run per registration, alive as long as the lambda that uses it.
+      auto run = std::make_shared<Run>();
+      const Workload* w = &workload;
+      const uint64_t per_thread = std::max<uint64_t>(1, workload.ops(config_) / workload.threads);
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [this, engine, w, run](State& state) {
+                                     RunBenchmark(state, engine, *w, run.get());
+                                   })
+          ->Iterations(static_cast<benchmark::IterationCount>(per_thread))
+          ->Threads(workload.threads)
+          ->UseRealTime()
+          // CPU time of every thread of the process, so an engine's background flushes and
+          // compactions during the workload count as its cost ("CPU" column, per operation).
+          ->MeasureProcessCPUTime();
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Suite::RunBenchmark(State& state, const std::string& engine, const Workload& workload,
+                         Run* run) {
+  if (state.thread_index() == 0) {
+    absl::Status status = SetUp(engine, workload, run);
+    if (!status.ok()) {
+      run->engine.reset();
+      Fail(state, absl::StrCat("set-up: ", status.ToString()));
+      for (auto _ : state) {
+      }
+      TearDown(run).IgnoreError();
+      return;
+    }
+  }
+  ThreadEnv env{config_,          keys_,           shuffled_,   *run,
+                state.thread_index(), state.threads(), harness_rss_};
+  workload.body(state, env);
+  if (state.thread_index() == 0) {
+    absl::Status status = TearDown(run);
+    if (!status.ok() && !state.error_occurred()) Fail(state, absl::StrCat("close: ", status.ToString()));
+  }
+}
+
+absl::Status Suite::SetUp(const std::string& engine, const Workload& workload, Run* run) {
+  run->dir = scratch_->Child(absl::StrCat(engine, "-", workload.name, "-", next_dir_++));
+  if (workload.start == Start::kPrepared) {
+    absl::StatusOr<std::string> prepared = PreparedStore(engine);
+    if (!prepared.ok()) return prepared.status();
+    absl::Status copied = CopyTreeDurably(*prepared, run->dir);
+    if (!copied.ok()) return copied;
+  }
+  run->heap_before_open = HeapAllocatedBytes();
+  run->engine = NewEngine(engine);
+  if (run->engine == nullptr) return absl::NotFoundError(absl::StrCat("no engine named ", engine));
+  absl::Status opened = run->engine->Open(run->dir, BenchOptions{});
+  if (!opened.ok()) return opened;
+  if (workload.start == Start::kPrepared) return Warm(run->engine.get());
+  return absl::OkStatus();
+}
+
+absl::Status Suite::TearDown(Run* run) {
+  absl::Status status = absl::OkStatus();
+  if (run->engine != nullptr) status = run->engine->Close();
+  run->engine.reset();
+  absl::Status removed = RemoveTree(run->dir);
+  return status.ok() ? removed : status;
+}
+
+absl::StatusOr<std::string> Suite::PreparedStore(const std::string& engine_name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = prepared_.find(engine_name);
+  if (it != prepared_.end()) return it->second;
+
+  const auto start = std::chrono::steady_clock::now();
+  const std::string dir = scratch_->Child(absl::StrCat(engine_name, "-prepared"));
+  std::unique_ptr<BenchEngine> engine = NewEngine(engine_name);
+  if (engine == nullptr) return absl::NotFoundError(absl::StrCat("no engine named ", engine_name));
+  absl::Status status = engine->Open(dir, BenchOptions{});
+  std::string key, value;
+  for (uint64_t i = 0; status.ok() && i < shuffled_.size(); ++i) {
+    keys_.Key(shuffled_[i], &key);
+    keys_.Value(shuffled_[i], &value);
+    status = engine->Put(key, value, false);
+  }
+  std::string how;
+  if (status.ok()) status = engine->Settle(&how);
+  absl::Status closed = engine->Close();
+  if (status.ok()) status = closed;
+  if (!status.ok()) return status;
+  std::fprintf(stderr, "prepared the %s store: %llu keys in random order, then %s (%.1f s)\n",
+               engine_name.c_str(), static_cast<unsigned long long>(config_.num), how.c_str(),
+               Seconds(start));
+  prepared_.emplace(engine_name, dir);
+  return dir;
+}
+
+// A Get in every table: loads each table's index and filter and fills the page cache with the
+// store's files (they are also fresh from the copy), so reads are measured warm.
+absl::Status Suite::Warm(BenchEngine* engine) {
+  const uint64_t stride = std::max<uint64_t>(1, config_.num / 1024);
+  std::string key, value, expected;
+  for (uint64_t i = 0; i < config_.num; i += stride) {
+    keys_.Key(i, &key);
+    absl::StatusOr<bool> found = engine->Get(key, &value);
+    if (!found.ok()) return found.status();
+    keys_.Value(i, &expected);
+    if (!*found || value != expected) {
+      return absl::DataLossError(absl::StrCat("warm-up: Get(", key, ") ",
+                                              *found ? "returned a wrong value" : "found nothing"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kvstore::bench
