@@ -1,0 +1,600 @@
+// Tests of segments: SegmentBuilder writes, Segment<Filter> reads back every version at every
+// snapshot, cursors walk across block boundaries, and damaged or foreign files are refused with
+// an error that names them. A corrupted segment may fail, but never answers with a wrong value.
+#include "kvstore/internal/segment.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "gtest/gtest.h"
+#include "kvstore/env.h"
+#include "kvstore/filter.h"
+#include "kvstore/internal/coding.h"
+#include "kvstore/internal/format.h"
+#include "kvstore/internal/hash.h"
+#include "testing/test_util.h"
+
+namespace kvstore::internal {
+namespace {
+
+struct Entry {
+  std::string key;
+  uint64_t tag;
+  std::string value;
+
+  uint64_t sequence() const { return TagSequence(tag); }
+  bool operator==(const Entry&) const = default;
+};
+
+// What the reader should see: the newest entry of `key` at or below `sequence`, or nullptr.
+const Entry* Expected(const std::vector<Entry>& entries, absl::string_view key, uint64_t sequence) {
+  auto it = std::lower_bound(entries.begin(), entries.end(), key,
+                             [](const Entry& e, absl::string_view k) { return e.key < k; });
+  for (; it != entries.end() && it->key == key; ++it) {
+    if (it->sequence() <= sequence) return &*it;  // Newest first within a key.
+  }
+  return nullptr;
+}
+
+// Keys "key00000", "key00002", ... (odd numbers are absent keys between present ones) plus a few
+// binary keys, each with one to three versions (some tombstones) with sequence numbers interleaved
+// across keys, in segment order.
+std::vector<Entry> MakeEntries(uint32_t seed, int num_keys) {
+  std::mt19937_64 rng(seed);
+  std::set<std::string> keys;
+  for (int i = 0; i < num_keys; ++i) keys.insert(absl::StrFormat("key%05d", 2 * i));
+  keys.insert(std::string("key00002\0", 9));
+  keys.insert(std::string("key00002\xff", 9));
+  keys.insert(std::string("\xff\xfe", 2));
+  std::vector<int> version_counts;
+  int total = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    version_counts.push_back(1 + static_cast<int>(rng() % 3));
+    total += version_counts.back();
+  }
+  std::vector<uint64_t> sequences(total);
+  for (int i = 0; i < total; ++i) sequences[i] = 100 + 2 * i;  // Gaps: seq-1 is never written.
+  std::shuffle(sequences.begin(), sequences.end(), rng);
+
+  std::vector<Entry> entries;
+  size_t next = 0, k = 0;
+  for (const std::string& key : keys) {
+    std::vector<uint64_t> seqs(sequences.begin() + next,
+                               sequences.begin() + next + version_counts[k]);
+    next += version_counts[k++];
+    std::sort(seqs.rbegin(), seqs.rend());
+    for (uint64_t seq : seqs) {
+      const bool deletion = rng() % 5 == 0;
+      std::string value;
+      if (!deletion) {
+        value = absl::StrCat(key, "@", seq, ":");
+        value.append(rng() % 60, static_cast<char>('a' + rng() % 26));
+      }
+      entries.push_back(
+          {key, PackTag(seq, deletion ? EntryKind::kDeletion : EntryKind::kValue), value});
+    }
+  }
+  return entries;
+}
+
+std::string ReadFile(const std::string& name) {
+  std::string contents;
+  EXPECT_TRUE(Env::Default()->ReadFileToString(name, &contents).ok());
+  return contents;
+}
+
+void WriteFile(const std::string& name, absl::string_view contents) {
+  auto file = ValueOrDie(Env::Default()->NewWritableFile(name));
+  EXPECT_TRUE(file->Append(contents).ok());
+  EXPECT_TRUE(file->Close().ok());
+}
+
+template <typename Filter>
+SegmentInfo BuildSegment(const std::string& dir, uint64_t number, const std::vector<Entry>& entries,
+                         size_t block_bytes) {
+  auto file = ValueOrDie(Env::Default()->NewWritableFile(SegmentFileName(dir, number)));
+  SegmentBuilder<Filter> builder(file.get(), block_bytes);
+  for (const Entry& e : entries) EXPECT_TRUE(builder.Add(e.key, e.tag, e.value).ok());
+  EXPECT_EQ(builder.num_entries(), entries.size());
+  SegmentInfo info = ValueOrDie(builder.Finish());
+  EXPECT_TRUE(file->Sync().ok());
+  EXPECT_TRUE(file->Close().ok());
+  return info;
+}
+
+// The footer's fields, to aim corruption at one part of the file.
+struct Layout {
+  uint64_t filter_offset, filter_size, index_offset, index_size;
+};
+Layout ReadLayout(absl::string_view file) {
+  const char* f = file.data() + file.size() - kSegmentFooterBytes;
+  return {DecodeFixed64(f), DecodeFixed64(f + 8), DecodeFixed64(f + 16), DecodeFixed64(f + 24)};
+}
+
+bool Mentions(const absl::Status& s, absl::string_view text) {
+  return s.message().find(text) != absl::string_view::npos;
+}
+
+// An Env whose files are copied into the caller's scratch on every read (StableViews() false),
+// to cover the path where block checksums are verified on every read.
+class CopyingFile final : public RandomAccessFile {
+ public:
+  explicit CopyingFile(std::string contents) : contents_(std::move(contents)) {}
+  absl::Status Read(uint64_t offset, size_t n, absl::string_view* result,
+                    char* scratch) const override {
+    if (offset > contents_.size()) return absl::OutOfRangeError("read past end of file");
+    n = std::min<uint64_t>(n, contents_.size() - offset);
+    std::memcpy(scratch, contents_.data() + offset, n);
+    *result = absl::string_view(scratch, n);
+    return absl::OkStatus();
+  }
+  uint64_t Size() const override { return contents_.size(); }
+
+ private:
+  std::string contents_;
+};
+
+class CopyingEnv final : public Env {
+ public:
+  absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
+    return base_->NewWritableFile(p);
+  }
+  absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
+      const std::string& p) override {
+    std::string contents;
+    KV_RETURN_IF_ERROR(base_->ReadFileToString(p, &contents));
+    return std::make_unique<CopyingFile>(std::move(contents));
+  }
+  absl::Status ReadFileToString(const std::string& p, std::string* c) override {
+    return base_->ReadFileToString(p, c);
+  }
+  bool FileExists(const std::string& p) override { return base_->FileExists(p); }
+  bool IsDirectory(const std::string& p) override { return base_->IsDirectory(p); }
+  absl::StatusOr<std::vector<std::string>> GetChildren(const std::string& d) override {
+    return base_->GetChildren(d);
+  }
+  absl::StatusOr<uint64_t> GetFileSize(const std::string& p) override {
+    return base_->GetFileSize(p);
+  }
+  absl::Status RemoveFile(const std::string& p) override { return base_->RemoveFile(p); }
+  absl::Status RenameFile(const std::string& f, const std::string& t) override {
+    return base_->RenameFile(f, t);
+  }
+  absl::Status CreateDir(const std::string& d) override { return base_->CreateDir(d); }
+  absl::Status SyncDir(const std::string& d) override { return base_->SyncDir(d); }
+  absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& p) override {
+    return base_->LockFile(p);
+  }
+
+ private:
+  Env* base_ = Env::Default();
+};
+
+template <typename Filter>
+class SegmentTest : public ::testing::Test {
+ protected:
+  using SegmentT = Segment<Filter>;
+  static constexpr uint64_t kNumber = 12;
+  static constexpr size_t kBlockBytes = 256;
+
+  void SetUp() override {
+    dir_ = testing::NewTempDir("segment");
+    ASSERT_TRUE(Env::Default()->CreateDir(dir_).ok());
+    entries_ = MakeEntries(501, 300);
+    info_ = BuildSegment<Filter>(dir_, kNumber, entries_, kBlockBytes);
+    name_ = SegmentFileName(dir_, kNumber);
+  }
+
+  std::shared_ptr<SegmentT> OpenSegment(Env* env = Env::Default()) {
+    return ValueOrDie(SegmentT::Open(env, dir_, kNumber));
+  }
+
+  // Sequences worth probing for `e`'s key: at, just below and just above each version.
+  std::vector<uint64_t> ProbeSequences(const Entry& e) const {
+    return {0, e.sequence() - 1, e.sequence(), e.sequence() + 1, kMaxSequence};
+  }
+
+  // Checks one lookup: an error must be DataLoss naming the file, success must be the truth.
+  void CheckGet(const SegmentT& segment, absl::string_view key, uint64_t sequence, bool verify,
+                bool allow_error) {
+    std::string scratch;
+    bool found = true;
+    Record record;
+    const absl::Status s = segment.Get(key, sequence, verify, &scratch, &found, &record);
+    if (!s.ok()) {
+      ASSERT_TRUE(allow_error) << s;
+      ASSERT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+      ASSERT_TRUE(Mentions(s, SegmentFileName(dir_, segment.info().number))) << s;
+      return;
+    }
+    const Entry* want = Expected(entries_, key, sequence);
+    ASSERT_EQ(found, want != nullptr) << "key " << key << " at " << sequence;
+    if (want == nullptr) return;
+    ASSERT_EQ(record.key, want->key);
+    ASSERT_EQ(record.tag, want->tag) << "key " << key << " at " << sequence;
+    ASSERT_EQ(record.value, want->value);
+  }
+
+  void CheckEveryGet(const SegmentT& segment, bool verify) {
+    for (const Entry& e : entries_) {
+      for (uint64_t seq : ProbeSequences(e)) {
+        ASSERT_NO_FATAL_FAILURE(CheckGet(segment, e.key, seq, verify, /*allow_error=*/false));
+      }
+    }
+    for (int i = 0; i < 600; i += 7) {  // Absent keys between, before and after present ones.
+      CheckGet(segment, absl::StrFormat("key%05d", 2 * i + 1), kMaxSequence, verify, false);
+    }
+    for (absl::string_view absent : {absl::string_view(""), absl::string_view("a"),
+                                     absl::string_view("key"), absl::string_view("key0000"),
+                                     absl::string_view("key00000\0", 9),
+                                     absl::string_view("\xff\xff", 2), absl::string_view("zzz")}) {
+      CheckGet(segment, absent, kMaxSequence, verify, false);
+    }
+  }
+
+  std::string dir_;
+  std::string name_;
+  std::vector<Entry> entries_;
+  SegmentInfo info_;
+};
+
+using Filters = ::testing::Types<BloomFilter<10>, NoFilter>;
+TYPED_TEST_SUITE(SegmentTest, Filters);
+
+TYPED_TEST(SegmentTest, InfoDescribesContents) {
+  auto segment = this->OpenSegment();
+  const SegmentInfo& info = segment->info();
+  EXPECT_EQ(info.number, this->kNumber);
+  EXPECT_EQ(info.num_entries, this->entries_.size());
+  uint64_t deletions = 0, min_seq = kMaxSequence, max_seq = 0;
+  for (const Entry& e : this->entries_) {
+    deletions += TagKind(e.tag) == EntryKind::kDeletion;
+    min_seq = std::min(min_seq, e.sequence());
+    max_seq = std::max(max_seq, e.sequence());
+  }
+  EXPECT_GT(deletions, 0u);
+  EXPECT_EQ(info.num_deletions, deletions);
+  EXPECT_EQ(info.min_sequence, min_seq);
+  EXPECT_EQ(info.max_sequence, max_seq);
+  EXPECT_EQ(info.smallest_key, this->entries_.front().key);
+  EXPECT_EQ(info.largest_key, this->entries_.back().key);
+  EXPECT_EQ(info.file_bytes, ValueOrDie(Env::Default()->GetFileSize(this->name_)));
+  // What the builder reported is what the reader finds.
+  EXPECT_EQ(this->info_.num_entries, info.num_entries);
+  EXPECT_EQ(this->info_.file_bytes, info.file_bytes);
+  EXPECT_EQ(this->info_.smallest_key, info.smallest_key);
+  EXPECT_EQ(this->info_.largest_key, info.largest_key);
+  EXPECT_GT(segment->num_blocks(), 20u);
+  EXPECT_EQ(segment->file_name(), this->name_);
+  KV_EXPECT_OK(segment->Verify());
+}
+
+TYPED_TEST(SegmentTest, GetEveryKeyAtEverySequence) {
+  auto segment = this->OpenSegment();
+  this->CheckEveryGet(*segment, /*verify=*/false);
+  this->CheckEveryGet(*segment, /*verify=*/false);  // Blocks now trusted from the first pass.
+  this->CheckEveryGet(*segment, /*verify=*/true);
+}
+
+TYPED_TEST(SegmentTest, GetWithoutStableViews) {
+  CopyingEnv env;
+  auto segment = this->OpenSegment(&env);
+  this->CheckEveryGet(*segment, /*verify=*/false);
+  KV_EXPECT_OK(segment->Verify());
+}
+
+TYPED_TEST(SegmentTest, FilterAdmitsEveryKey) {
+  auto segment = this->OpenSegment();
+  for (const Entry& e : this->entries_) EXPECT_TRUE(segment->MayContain(HashKey(e.key))) << e.key;
+  int negatives = 0;
+  for (int i = 0; i < 1000; ++i) negatives += !segment->MayContain(HashKey(absl::StrCat("no", i)));
+  if (std::is_same_v<TypeParam, NoFilter>) {
+    EXPECT_EQ(negatives, 0);
+  } else {
+    EXPECT_GT(negatives, 950);  // About 1% false positives at 10 bits per key.
+  }
+}
+
+template <typename SegmentT>
+std::vector<Entry> ScanForward(typename SegmentT::Cursor* c) {
+  std::vector<Entry> out;
+  for (c->SeekToFirst(); c->Valid(); c->Next()) {
+    out.push_back({std::string(c->record().key), c->record().tag, std::string(c->record().value)});
+  }
+  return out;
+}
+
+TYPED_TEST(SegmentTest, CursorWalksForwardAndBackward) {
+  using Cursor = typename TestFixture::SegmentT::Cursor;
+  for (bool stable : {true, false}) {
+    CopyingEnv copying;
+    auto segment = stable ? this->OpenSegment() : this->OpenSegment(&copying);
+    Cursor c(segment);
+    EXPECT_EQ(ScanForward<typename TestFixture::SegmentT>(&c), this->entries_);
+    KV_EXPECT_OK(c.status());
+
+    std::vector<Entry> backward;
+    for (c.SeekToLast(); c.Valid(); c.Prev()) {
+      backward.push_back(
+          {std::string(c.record().key), c.record().tag, std::string(c.record().value)});
+    }
+    KV_EXPECT_OK(c.status());
+    std::reverse(backward.begin(), backward.end());
+    EXPECT_EQ(backward, this->entries_);
+  }
+}
+
+// At every record, Prev then Next (and Next then Prev) comes back to it, including at the first
+// and last record of each block; position()/SetPosition return to a record.
+TYPED_TEST(SegmentTest, CursorStepsAcrossBlockBoundaries) {
+  using Cursor = typename TestFixture::SegmentT::Cursor;
+  auto segment = this->OpenSegment();
+  Cursor c(segment, /*verify=*/true);
+  const std::vector<Entry>& entries = this->entries_;
+  c.SeekToFirst();
+  std::set<size_t> blocks_seen;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    ASSERT_TRUE(c.Valid());
+    ASSERT_EQ(c.record().key, entries[i].key);
+    ASSERT_EQ(c.record().tag, entries[i].tag);
+    const auto here = c.position();
+    blocks_seen.insert(here.first);
+    if (i > 0) {
+      c.Prev();
+      ASSERT_TRUE(c.Valid());
+      ASSERT_EQ(c.record().tag, entries[i - 1].tag);
+      c.Next();
+      ASSERT_EQ(c.position(), here);
+    }
+    if (i + 1 < entries.size()) {
+      c.Next();
+      ASSERT_TRUE(c.Valid());
+      ASSERT_EQ(c.record().tag, entries[i + 1].tag);
+      c.SetPosition(here);
+      ASSERT_TRUE(c.Valid());
+      ASSERT_EQ(c.record().tag, entries[i].tag);
+    }
+    c.Next();
+  }
+  EXPECT_FALSE(c.Valid());
+  EXPECT_EQ(blocks_seen.size(), segment->num_blocks());
+  c.SeekToFirst();
+  c.Prev();
+  EXPECT_FALSE(c.Valid());
+  KV_EXPECT_OK(c.status());
+}
+
+TYPED_TEST(SegmentTest, CursorSeek) {
+  using Cursor = typename TestFixture::SegmentT::Cursor;
+  auto segment = this->OpenSegment();
+  Cursor c(segment);
+  const std::vector<Entry>& entries = this->entries_;
+  // Seeking to each version lands on it exactly.
+  for (const Entry& e : entries) {
+    c.Seek(e.key, e.tag);
+    ASSERT_TRUE(c.Valid());
+    ASSERT_EQ(c.record().key, e.key);
+    ASSERT_EQ(c.record().tag, e.tag);
+  }
+  // Seeking to (key, LookupTag(s)) lands on the first version at or after it in segment order:
+  // the visible version of the key if there is one, else a later key.
+  auto first_at_or_after = [&](absl::string_view key, uint64_t tag) -> const Entry* {
+    for (const Entry& e : entries) {
+      if (CompareVersions(e.key, e.tag, key, tag) >= 0) return &e;
+    }
+    return nullptr;
+  };
+  std::vector<std::pair<std::string, uint64_t>> targets;
+  for (const Entry& e : entries) {
+    for (uint64_t s : this->ProbeSequences(e)) targets.emplace_back(e.key, LookupTag(s));
+  }
+  for (int i = 0; i < 700; i += 3) targets.emplace_back(absl::StrFormat("key%05d", i), LookupTag(1000));
+  targets.emplace_back("", 0);
+  targets.emplace_back(std::string("\xff\xff", 2), kMaxSequence);
+  for (const auto& [key, tag] : targets) {
+    c.Seek(key, tag);
+    const Entry* want = first_at_or_after(key, tag);
+    ASSERT_EQ(c.Valid(), want != nullptr) << key;
+    if (want == nullptr) continue;
+    ASSERT_EQ(c.record().key, want->key);
+    ASSERT_EQ(c.record().tag, want->tag);
+    // From a seek, the walk continues in order.
+    c.Next();
+    const size_t next = static_cast<size_t>(want - entries.data()) + 1;
+    ASSERT_EQ(c.Valid(), next < entries.size());
+    if (next < entries.size()) {
+      ASSERT_EQ(c.record().tag, entries[next].tag);
+    }
+  }
+  KV_EXPECT_OK(c.status());
+}
+
+TYPED_TEST(SegmentTest, EmptySegment) {
+  BuildSegment<TypeParam>(this->dir_, 99, {}, 256);
+  auto segment = ValueOrDie(TestFixture::SegmentT::Open(Env::Default(), this->dir_, 99));
+  EXPECT_EQ(segment->num_blocks(), 0u);
+  EXPECT_EQ(segment->info().num_entries, 0u);
+  std::string scratch;
+  bool found = true;
+  Record record;
+  KV_EXPECT_OK(segment->Get("a", kMaxSequence, true, &scratch, &found, &record));
+  EXPECT_FALSE(found);
+  typename TestFixture::SegmentT::Cursor c(segment);
+  c.SeekToFirst();
+  EXPECT_FALSE(c.Valid());
+  c.SeekToLast();
+  EXPECT_FALSE(c.Valid());
+  c.Seek("a", 0);
+  EXPECT_FALSE(c.Valid());
+  KV_EXPECT_OK(c.status());
+  KV_EXPECT_OK(segment->Verify());
+}
+
+// One block per record, and one record bigger than a block: block cuts do not lose records.
+TYPED_TEST(SegmentTest, TinyAndHugeBlocks) {
+  for (size_t block_bytes : {size_t{1}, size_t{1} << 20}) {
+    BuildSegment<TypeParam>(this->dir_, 50, this->entries_, block_bytes);
+    auto segment = ValueOrDie(TestFixture::SegmentT::Open(Env::Default(), this->dir_, 50));
+    EXPECT_EQ(segment->num_blocks(), block_bytes == 1 ? this->entries_.size() : 1u);
+    typename TestFixture::SegmentT::Cursor c(segment);
+    EXPECT_EQ(ScanForward<typename TestFixture::SegmentT>(&c), this->entries_);
+    for (const Entry& e : this->entries_) {
+      this->CheckGet(*segment, e.key, e.sequence(), false, false);
+    }
+  }
+}
+
+// A flipped byte anywhere (data, filter, index, footer) is caught by Open, Get, a cursor or Verify,
+// as DataLoss or FailedPrecondition naming the file; a lookup or cursor that succeeds returns the
+// truth. Every byte of a segment is under some checksum, so Open or Verify must fail.
+TYPED_TEST(SegmentTest, FlippedBytesAreDetectedNeverMisread) {
+  using SegmentT = typename TestFixture::SegmentT;
+  const std::string original = ReadFile(this->name_);
+  const Layout layout = ReadLayout(original);
+  std::mt19937_64 rng(502);
+  std::vector<size_t> offsets;
+  auto sample = [&](uint64_t begin, uint64_t end, int n) {
+    for (int i = 0; i < n && begin < end; ++i) offsets.push_back(begin + rng() % (end - begin));
+  };
+  sample(0, layout.filter_offset, 150);
+  sample(layout.filter_offset, layout.filter_offset + layout.filter_size, 50);
+  sample(layout.index_offset, layout.index_offset + layout.index_size, 80);
+  sample(original.size() - kSegmentFooterBytes, original.size(), 52);
+  const std::vector<Entry>& entries = this->entries_;
+
+  int open_failures = 0;
+  uint64_t number = 1000;
+  for (size_t offset : offsets) {
+    SCOPED_TRACE(absl::StrCat("offset ", offset, " of ", original.size()));
+    std::string damaged = original;
+    damaged[offset] ^= static_cast<char>(1 + rng() % 255);
+    // A new file each time: rewriting one in place is slow on ext4 (it flushes on close).
+    const std::string name = SegmentFileName(this->dir_, ++number);
+    WriteFile(name, damaged);
+    auto opened = SegmentT::Open(Env::Default(), this->dir_, number);
+    if (!opened.ok()) {
+      ++open_failures;
+      const absl::Status& s = opened.status();
+      EXPECT_TRUE(s.code() == absl::StatusCode::kDataLoss ||
+                  s.code() == absl::StatusCode::kFailedPrecondition)
+          << s;
+      EXPECT_TRUE(Mentions(s, name)) << s;
+      continue;
+    }
+    std::shared_ptr<SegmentT> segment = *std::move(opened);
+    for (size_t i = 0; i < entries.size(); i += 3) {
+      ASSERT_NO_FATAL_FAILURE(this->CheckGet(*segment, entries[i].key, kMaxSequence, false, true));
+      ASSERT_NO_FATAL_FAILURE(
+          this->CheckGet(*segment, entries[i].key, entries[i].sequence(), false, true));
+    }
+    typename SegmentT::Cursor c(segment);
+    size_t i = 0;
+    for (c.SeekToFirst(); c.Valid(); c.Next(), ++i) {
+      ASSERT_LT(i, entries.size());
+      ASSERT_EQ(c.record().key, entries[i].key);
+      ASSERT_EQ(c.record().tag, entries[i].tag);
+      ASSERT_EQ(c.record().value, entries[i].value);
+    }
+    if (c.status().ok()) {
+      EXPECT_EQ(i, entries.size());
+    } else {
+      EXPECT_EQ(c.status().code(), absl::StatusCode::kDataLoss) << c.status();
+      EXPECT_TRUE(Mentions(c.status(), name)) << c.status();
+    }
+    const absl::Status verified = segment->Verify();
+    EXPECT_EQ(verified.code(), absl::StatusCode::kDataLoss) << verified;
+    EXPECT_TRUE(Mentions(verified, name)) << verified;
+  }
+  // Damage outside the data blocks is caught when the segment opens.
+  EXPECT_GE(open_failures, static_cast<int>(offsets.size()) - 150);
+}
+
+TYPED_TEST(SegmentTest, TruncatedFileFailsToOpen) {
+  using SegmentT = typename TestFixture::SegmentT;
+  const std::string original = ReadFile(this->name_);
+  const Layout layout = ReadLayout(original);
+  std::vector<size_t> lengths = {0,
+                                 1,
+                                 kSegmentFooterBytes - 1,
+                                 kSegmentFooterBytes,
+                                 kSegmentFooterBytes + 1,
+                                 layout.filter_offset,
+                                 layout.index_offset,
+                                 layout.index_offset + layout.index_size,
+                                 original.size() - kSegmentFooterBytes - 1,
+                                 original.size() - 8,
+                                 original.size() - 1};
+  std::mt19937_64 rng(503);
+  for (int i = 0; i < 40; ++i) lengths.push_back(rng() % original.size());
+  uint64_t number = 1000;
+  for (size_t length : lengths) {
+    SCOPED_TRACE(length);
+    const std::string name = SegmentFileName(this->dir_, ++number);
+    WriteFile(name, absl::string_view(original).substr(0, length));
+    auto opened = SegmentT::Open(Env::Default(), this->dir_, number);
+    ASSERT_FALSE(opened.ok());
+    EXPECT_EQ(opened.status().code(), absl::StatusCode::kDataLoss) << opened.status();
+    EXPECT_TRUE(Mentions(opened.status(), name)) << opened.status();
+  }
+}
+
+TYPED_TEST(SegmentTest, MissingFileIsNotFound) {
+  auto opened = TestFixture::SegmentT::Open(Env::Default(), this->dir_, 777);
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kNotFound) << opened.status();
+  EXPECT_TRUE(Mentions(opened.status(), SegmentFileName(this->dir_, 777))) << opened.status();
+}
+
+TYPED_TEST(SegmentTest, OtherFormatVersionIsRefused) {
+  std::string contents = ReadFile(this->name_);
+  char* footer = contents.data() + contents.size() - kSegmentFooterBytes;
+  EncodeFixed32(footer + 32, kFormatVersion + 1);
+  EncodeFixed64(footer + 44,
+                Checksum(absl::string_view(footer, kSegmentFooterBytes - 8), kFooterSalt));
+  WriteFile(this->name_, contents);
+  auto opened = TestFixture::SegmentT::Open(Env::Default(), this->dir_, this->kNumber);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition) << opened.status();
+  EXPECT_TRUE(Mentions(opened.status(), "format version")) << opened.status();
+  EXPECT_TRUE(Mentions(opened.status(), this->name_)) << opened.status();
+}
+
+TEST(SegmentFilterTest, OpeningWithAnotherFilterIsRefused) {
+  const std::string dir = testing::NewTempDir("segment_filter");
+  KV_ASSERT_OK(Env::Default()->CreateDir(dir));
+  const std::vector<Entry> entries = MakeEntries(504, 50);
+  BuildSegment<BloomFilter<10>>(dir, 1, entries, 256);
+  BuildSegment<NoFilter>(dir, 2, entries, 256);
+
+  auto as_none = Segment<NoFilter>::Open(Env::Default(), dir, 1);
+  ASSERT_FALSE(as_none.ok());
+  EXPECT_EQ(as_none.status().code(), absl::StatusCode::kFailedPrecondition) << as_none.status();
+  EXPECT_TRUE(Mentions(as_none.status(), "bloom10.v1")) << as_none.status();
+  EXPECT_TRUE(Mentions(as_none.status(), SegmentFileName(dir, 1))) << as_none.status();
+
+  auto as_bloom = Segment<BloomFilter<10>>::Open(Env::Default(), dir, 2);
+  ASSERT_FALSE(as_bloom.ok());
+  EXPECT_EQ(as_bloom.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Mentions(as_bloom.status(), "\"none\"")) << as_bloom.status();
+
+  auto as_bloom16 = Segment<BloomFilter<16>>::Open(Env::Default(), dir, 1);
+  ASSERT_FALSE(as_bloom16.ok());
+  EXPECT_EQ(as_bloom16.status().code(), absl::StatusCode::kFailedPrecondition);
+
+  KV_EXPECT_OK(ValueOrDie(Segment<BloomFilter<10>>::Open(Env::Default(), dir, 1))->Verify());
+  KV_EXPECT_OK(ValueOrDie(Segment<NoFilter>::Open(Env::Default(), dir, 2))->Verify());
+}
+
+}  // namespace
+}  // namespace kvstore::internal
