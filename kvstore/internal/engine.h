@@ -317,6 +317,9 @@ class Engine {
   }
 
   Snapshot GetSnapshot() const {
+    // Under mu_, like the flush and compaction reading the live snapshots: either they see this
+    // snapshot, or it is taken after they started and needs none of the versions they drop.
+    std::lock_guard<std::mutex> lock(mu_);
     return Snapshot(snapshots_, last_sequence_.load(std::memory_order_acquire));
   }
 
@@ -925,17 +928,19 @@ class Engine {
   absl::Status FlushImmutable(const std::shared_ptr<const MemTable>& imm) {
     uint64_t number, log_number, last_sequence;
     bool bottommost;
+    std::vector<uint64_t> snapshots;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> lock(mu_);  // See GetSnapshot.
       number = NewOutputNumberLocked();
       log_number = imm_log_number_;
       last_sequence = imm_last_sequence_;
       bottommost = version_->segments.empty();
+      snapshots = snapshots_->Sorted();
     }
     std::shared_ptr<const SegmentT> segment;
     if (!imm->empty()) {
       auto view = imm->Sorted();
-      VersionPruner pruner(snapshots_->Sorted(), bottommost);
+      VersionPruner pruner(std::move(snapshots), bottommost);
       absl::StatusOr<std::shared_ptr<const SegmentT>> written = WriteSegment(
           number, [&](auto&& emit) -> absl::Status {
             for (const MemTable::KeyEntry* entry : *view) {
@@ -964,11 +969,13 @@ class Engine {
   absl::Status RunCompaction(std::vector<std::shared_ptr<const SegmentT>> inputs) {
     uint64_t number;
     bool bottommost;
+    std::vector<uint64_t> snapshots;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> lock(mu_);  // See GetSnapshot.
       number = NewOutputNumberLocked();
       bottommost = !version_->segments.empty() && !inputs.empty() &&
                    version_->segments.back() == inputs.back();
+      snapshots = snapshots_->Sorted();
     }
     uint64_t read_bytes = 0;
     std::vector<typename SegmentT::Cursor> cursors;
@@ -978,7 +985,7 @@ class Engine {
       cursors.emplace_back(input, /*verify=*/true);
       cursors.back().SeekToFirst();
     }
-    VersionPruner pruner(snapshots_->Sorted(), bottommost);
+    VersionPruner pruner(std::move(snapshots), bottommost);
     absl::StatusOr<std::shared_ptr<const SegmentT>> written = WriteSegment(
         number, [&](auto&& emit) -> absl::Status {
           // Versions of one key are ordered newest first across inputs too, because inputs are
