@@ -92,6 +92,46 @@ class Env {
   virtual absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 };
 
+// Forwards every call to another Env, so a test Env overrides only what it changes. NewLogFile is
+// deliberately not forwarded: it stays Env's default, NewWritableFile, so a wrapper that overrides
+// NewWritableFile sees the WAL's files too.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+
+  absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    return target_->NewWritableFile(path);
+  }
+  absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
+      const std::string& path) override {
+    return target_->NewRandomAccessFile(path);
+  }
+  absl::Status ReadFileToString(const std::string& path, std::string* contents) override {
+    return target_->ReadFileToString(path, contents);
+  }
+  bool FileExists(const std::string& path) override { return target_->FileExists(path); }
+  bool IsDirectory(const std::string& path) override { return target_->IsDirectory(path); }
+  absl::StatusOr<std::vector<std::string>> GetChildren(const std::string& dir) override {
+    return target_->GetChildren(dir);
+  }
+  absl::StatusOr<uint64_t> GetFileSize(const std::string& path) override {
+    return target_->GetFileSize(path);
+  }
+  absl::Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
+  absl::Status RenameFile(const std::string& from, const std::string& to) override {
+    return target_->RenameFile(from, to);
+  }
+  absl::Status CreateDir(const std::string& dir) override { return target_->CreateDir(dir); }
+  absl::Status SyncDir(const std::string& dir) override { return target_->SyncDir(dir); }
+  absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    return target_->LockFile(path);
+  }
+
+ private:
+  Env* target_;
+};
+
 namespace internal {
 
 inline absl::Status PosixError(absl::string_view what, const std::string& path, int error) {

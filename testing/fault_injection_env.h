@@ -55,12 +55,12 @@ inline absl::string_view FaultKindName(FaultKind kind) {
   return kNames[static_cast<int>(kind)];
 }
 
-class FaultInjectionEnv final : public Env {
+class FaultInjectionEnv final : public EnvWrapper {
  public:
   // The model alone decides what survives a power loss, so by default Sync and SyncDir do not
   // reach the disk (that only makes tests slow); `real_syncs` passes them through.
   explicit FaultInjectionEnv(Env* base = Env::Default(), bool real_syncs = false)
-      : base_(base), real_syncs_(real_syncs) {}
+      : EnvWrapper(base), base_(base), real_syncs_(real_syncs) {}
   FaultInjectionEnv(const FaultInjectionEnv&) = delete;
   FaultInjectionEnv& operator=(const FaultInjectionEnv&) = delete;
 
@@ -228,14 +228,7 @@ class FaultInjectionEnv final : public Env {
     return base_->ReadFileToString(path, contents);
   }
 
-  bool FileExists(const std::string& path) override { return base_->FileExists(path); }
-  bool IsDirectory(const std::string& path) override { return base_->IsDirectory(path); }
-  absl::StatusOr<std::vector<std::string>> GetChildren(const std::string& dir) override {
-    return base_->GetChildren(dir);
-  }
-  absl::StatusOr<uint64_t> GetFileSize(const std::string& path) override {
-    return base_->GetFileSize(path);
-  }
+  // FileExists, IsDirectory, GetChildren and GetFileSize change nothing: EnvWrapper forwards them.
 
   absl::Status RemoveFile(const std::string& path) override {
     std::lock_guard<std::mutex> lock(mu_);

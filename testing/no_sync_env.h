@@ -18,7 +18,7 @@
 
 namespace kvstore::testing {
 
-class NoSyncEnv final : public Env {
+class NoSyncEnv final : public EnvWrapper {
  public:
   // The process-wide instance (Options::env is a plain pointer that must outlive the store).
   static NoSyncEnv* Get() {
@@ -26,35 +26,14 @@ class NoSyncEnv final : public Env {
     return env;
   }
 
+  NoSyncEnv() : EnvWrapper(Env::Default()) {}
+
   absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    auto file = base_->NewWritableFile(path);
+    auto file = target()->NewWritableFile(path);
     if (!file.ok()) return file.status();
     return std::unique_ptr<WritableFile>(new File(std::move(*file)));
   }
-  absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
-      const std::string& path) override {
-    return base_->NewRandomAccessFile(path);
-  }
-  absl::Status ReadFileToString(const std::string& path, std::string* contents) override {
-    return base_->ReadFileToString(path, contents);
-  }
-  bool FileExists(const std::string& path) override { return base_->FileExists(path); }
-  bool IsDirectory(const std::string& path) override { return base_->IsDirectory(path); }
-  absl::StatusOr<std::vector<std::string>> GetChildren(const std::string& dir) override {
-    return base_->GetChildren(dir);
-  }
-  absl::StatusOr<uint64_t> GetFileSize(const std::string& path) override {
-    return base_->GetFileSize(path);
-  }
-  absl::Status RemoveFile(const std::string& path) override { return base_->RemoveFile(path); }
-  absl::Status RenameFile(const std::string& from, const std::string& to) override {
-    return base_->RenameFile(from, to);
-  }
-  absl::Status CreateDir(const std::string& dir) override { return base_->CreateDir(dir); }
   absl::Status SyncDir(const std::string& dir) override { return absl::OkStatus(); }
-  absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
-    return base_->LockFile(path);
-  }
 
  private:
   class File final : public WritableFile {
@@ -68,8 +47,6 @@ class NoSyncEnv final : public Env {
    private:
     std::unique_ptr<WritableFile> base_;
   };
-
-  Env* const base_ = Env::Default();
 };
 
 }  // namespace kvstore::testing
