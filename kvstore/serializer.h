@@ -376,9 +376,10 @@ struct KeyCodec<std::string> {
   }
 };
 
-template <typename T>
-  requires IsPairOrTuple<T>::value
-struct KeyCodec<T> {
+// A pair or tuple coded element by element, each with `Codec` (KeyCodec or ValueCodec); decoding
+// stops at the first element that fails.
+template <template <typename> class Codec, typename T>
+struct ElementwiseCodec {
   static void Encode(const T& v, std::string* out) {
     EncodeElements(v, out, std::make_index_sequence<std::tuple_size_v<T>>());
   }
@@ -390,18 +391,22 @@ struct KeyCodec<T> {
   template <size_t... I>
   static void EncodeElements([[maybe_unused]] const T& v, [[maybe_unused]] std::string* out,
                              std::index_sequence<I...>) {
-    (KeyCodec<std::tuple_element_t<I, T>>::Encode(std::get<I>(v), out), ...);
+    (Codec<std::tuple_element_t<I, T>>::Encode(std::get<I>(v), out), ...);
   }
   template <size_t... I>
   static absl::Status DecodeElements([[maybe_unused]] absl::string_view* in,
                                      [[maybe_unused]] T* out, std::index_sequence<I...>) {
     absl::Status status;
     static_cast<void>(
-        ((status = KeyCodec<std::tuple_element_t<I, T>>::Decode(in, &std::get<I>(*out))).ok() &&
+        ((status = Codec<std::tuple_element_t<I, T>>::Decode(in, &std::get<I>(*out))).ok() &&
          ...));
     return status;
   }
 };
+
+template <typename T>
+  requires IsPairOrTuple<T>::value
+struct KeyCodec<T> : ElementwiseCodec<KeyCodec, T> {};
 
 template <typename T>
 struct ValueCodec;
@@ -463,30 +468,7 @@ struct ValueCodec<T> {
 
 template <typename T>
   requires IsPairOrTuple<T>::value
-struct ValueCodec<T> {
-  static void Encode(const T& v, std::string* out) {
-    EncodeElements(v, out, std::make_index_sequence<std::tuple_size_v<T>>());
-  }
-  static absl::Status Decode(absl::string_view* in, T* out) {
-    return DecodeElements(in, out, std::make_index_sequence<std::tuple_size_v<T>>());
-  }
-
- private:
-  template <size_t... I>
-  static void EncodeElements([[maybe_unused]] const T& v, [[maybe_unused]] std::string* out,
-                             std::index_sequence<I...>) {
-    (ValueCodec<std::tuple_element_t<I, T>>::Encode(std::get<I>(v), out), ...);
-  }
-  template <size_t... I>
-  static absl::Status DecodeElements([[maybe_unused]] absl::string_view* in,
-                                     [[maybe_unused]] T* out, std::index_sequence<I...>) {
-    absl::Status status;
-    static_cast<void>(
-        ((status = ValueCodec<std::tuple_element_t<I, T>>::Decode(in, &std::get<I>(*out))).ok() &&
-         ...));
-    return status;
-  }
-};
+struct ValueCodec<T> : ElementwiseCodec<ValueCodec, T> {};
 
 // Decodes a whole key or value: the element form, then nothing may be left over. Errors name
 // what was decoded and its type, since the codecs below only know their own piece.
