@@ -304,7 +304,8 @@ class KVStore {
   // "kvstore.write-amplification", "kvstore.flushes", "kvstore.compactions",
   // "kvstore.filter-negatives" (segment reads a filter saved), "kvstore.segment-reads",
   // "kvstore.write-slowdowns", "kvstore.write-stops", "kvstore.live-snapshots",
-  // "kvstore.last-sequence". nullopt for an unknown name.
+  // "kvstore.last-sequence", "kvstore.wal-records" (fewer than writes when writes were grouped),
+  // "kvstore.wal-tail-bytes-dropped" (torn WAL tails dropped at open). nullopt for an unknown name.
   std::optional<std::string> GetProperty(absl::string_view name) const {
     return engine_->GetProperty(name);
   }

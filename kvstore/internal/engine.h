@@ -164,6 +164,25 @@ class VersionPruner {
   uint64_t newer_sequence_ = 0;
 };
 
+// Calls handler(sequence, kind, key, value) for every operation of the WAL file at `path`, in
+// order, under the recovery policy of LogReader; errors name the file. `*dropped_tail_bytes`, if
+// given, receives the size of a torn tail that was dropped.
+template <typename Handler>
+absl::Status ForEachWalOperation(Env* env, const std::string& path, Handler&& handler,
+                                 size_t* dropped_tail_bytes = nullptr) {
+  std::string contents;
+  KV_RETURN_IF_ERROR(env->ReadFileToString(path, &contents));
+  LogReader reader(contents, path);
+  absl::string_view payload;
+  while (reader.Next(&payload)) {
+    if (absl::Status s = BatchRep::ForEach(payload, handler); !s.ok()) {
+      return absl::DataLossError(absl::StrCat("corruption in ", path, ": ", s.message()));
+    }
+  }
+  if (dropped_tail_bytes != nullptr) *dropped_tail_bytes = reader.dropped_tail_bytes();
+  return reader.status();
+}
+
 // Checks every checksum of the store in `dir` without changing anything: the manifest, every
 // segment it names, and every WAL it still needs. DataLoss lists each damaged file.
 template <typename Filter>
@@ -181,19 +200,10 @@ absl::Status VerifyStoreFiles(Env* env, const std::string& dir) {
   for (const std::string& name : children) {
     uint64_t number;
     if (ParseFileName(name, &number) != FileKind::kWal || number < manifest.log_number) continue;
-    const std::string path = WalFileName(dir, number);
-    std::string contents;
-    absl::Status s = env->ReadFileToString(path, &contents);
-    if (s.ok()) {
-      LogReader reader(contents, path);
-      absl::string_view payload;
-      while (s.ok() && reader.Next(&payload)) {
-        s = BatchRep::ForEach(payload,
-                              [](uint64_t, EntryKind, absl::string_view, absl::string_view) {});
-      }
-      if (s.ok()) s = reader.status();
-    }
-    if (!s.ok()) problems.push_back(absl::StrCat(path, ": ", s.message()));
+    absl::Status s = ForEachWalOperation(
+        env, WalFileName(dir, number),
+        [](uint64_t, EntryKind, absl::string_view, absl::string_view) {});
+    if (!s.ok()) problems.emplace_back(s.message());
   }
   if (problems.empty()) return absl::OkStatus();
   return absl::DataLossError(absl::StrJoin(problems, "; "));
@@ -438,6 +448,7 @@ class Engine {
     if (name == "kvstore.write-slowdowns") return stat(stats_.write_slowdowns);
     if (name == "kvstore.write-stops") return stat(stats_.write_stops);
     if (name == "kvstore.wal-records") return stat(stats_.wal_records);
+    if (name == "kvstore.wal-tail-bytes-dropped") return absl::StrCat(wal_tail_bytes_dropped_);
     if (name == "kvstore.write-amplification") {
       const double user = static_cast<double>(stats_.user_bytes_written.load());
       const double disk = static_cast<double>(stats_.user_bytes_written.load() +
@@ -627,27 +638,16 @@ class Engine {
   }
 
   absl::Status ReplayWal(uint64_t number, uint64_t* last_sequence) {
-    const std::string name = WalFileName(dir_, number);
-    std::string contents;
-    KV_RETURN_IF_ERROR(env_->ReadFileToString(name, &contents));
-    LogReader reader(contents, name);
-    absl::string_view payload;
     MemTable* mem = mem_.get();
-    while (reader.Next(&payload)) {
-      uint64_t max_sequence = 0;
-      absl::Status s = BatchRep::ForEach(
-          payload, [&](uint64_t seq, EntryKind kind, absl::string_view k, absl::string_view v) {
-            mem->Add(seq, kind, k, v);
-            max_sequence = std::max(max_sequence, seq);
-          });
-      if (!s.ok()) {
-        return absl::DataLossError(absl::StrCat("corruption in ", name, ": ", s.message()));
-      }
-      *last_sequence = std::max(*last_sequence, max_sequence);
-    }
-    if (!reader.status().ok()) return reader.status();
-    recovered_wals_.push_back(number);
-    dropped_wal_tail_bytes_ += reader.dropped_tail_bytes();
+    size_t dropped = 0;
+    KV_RETURN_IF_ERROR(ForEachWalOperation(
+        env_, WalFileName(dir_, number),
+        [&](uint64_t seq, EntryKind kind, absl::string_view k, absl::string_view v) {
+          mem->Add(seq, kind, k, v);
+          *last_sequence = std::max(*last_sequence, seq);
+        },
+        &dropped));
+    wal_tail_bytes_dropped_ += dropped;
     return absl::OkStatus();
   }
 
@@ -1189,8 +1189,7 @@ class Engine {
   std::thread compaction_thread_;
 
   std::atomic<uint64_t> last_sequence_{0};
-  std::vector<uint64_t> recovered_wals_;
-  uint64_t dropped_wal_tail_bytes_ = 0;
+  uint64_t wal_tail_bytes_dropped_ = 0;  // Torn WAL tails dropped when this store opened.
   mutable Stats stats_;
 };
 
