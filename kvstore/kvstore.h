@@ -189,7 +189,7 @@ class KVStore {
      private:
       friend class Range;
       explicit iterator(Range* range) : range_(range) {}
-      bool done() const { return range_ == nullptr || !range_->it_->Valid(); }
+      bool done() const { return range_ == nullptr || range_->at_end_ || !range_->it_->Valid(); }
       Range* range_;
     };
 
@@ -207,7 +207,6 @@ class KVStore {
     }
     void CheckEnd() {
       if (it_->Valid() && hi_.has_value() && !(it_->key() < *hi_)) at_end_ = true;
-      if (at_end_) it_->source_->SeekToLast(), it_->source_->Next(), it_->valid_ = false;
     }
     std::unique_ptr<Iterator> it_;
     std::optional<Key> hi_;
