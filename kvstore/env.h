@@ -50,6 +50,12 @@ class RandomAccessFile {
   // True when every view Read returns stays valid and unchanged while this file is open (a
   // memory map). Callers then may verify a block's checksum once instead of on every read.
   virtual bool StableViews() const { return false; }
+  // Tells the file that this process will not read [offset, offset + n) again soon, as when a
+  // compaction has merged that part of an input. A memory-mapped file then drops those pages from
+  // the process (they stay in the OS cache and come back on the next read), so merging inputs
+  // larger than memory does not hold all of them in the process at once. Views returned before
+  // stay valid. By default it does nothing.
+  virtual void WillNotNeed(uint64_t /*offset*/, uint64_t /*n*/) const {}
 };
 
 // Held while a store is open; destroying it releases the lock.
@@ -297,6 +303,17 @@ class PosixMappedFile final : public RandomAccessFile {
   }
   uint64_t Size() const override { return size_; }
   bool StableViews() const override { return true; }
+  void WillNotNeed(uint64_t offset, uint64_t n) const override {
+    if (offset >= size_) return;
+    n = std::min<uint64_t>(n, size_ - offset);
+    // Whole pages only: the pages at either end may still hold bytes someone is about to read.
+    static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(base_ + offset) + page - 1) & ~(page - 1);
+    const uintptr_t end = reinterpret_cast<uintptr_t>(base_ + offset + n) & ~(page - 1);
+    // MADV_DONTNEED on a shared read-only file mapping only unmaps: the file's bytes are unchanged
+    // and a later access maps them again from the page cache. A failure merely keeps the pages.
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
 
  private:
   const char* base_;

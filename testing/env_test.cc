@@ -97,6 +97,32 @@ TEST_F(EnvTest, WriteThenReadBack) {
   EXPECT_FALSE(file->Read(expected.size() + 1, 10, &result, scratch.data()).ok());
 }
 
+// WillNotNeed drops pages from the process, never bytes from the file: views taken before and
+// reads after see the same contents (the pages come back from the OS cache).
+TEST_F(EnvTest, WillNotNeedKeepsContents) {
+  const std::string path = dir_ + "/mapped";
+  std::string expected(3 * 1024 * 1024 + 123, '\0');
+  std::mt19937_64 rng(602);
+  for (char& c : expected) c = static_cast<char>(rng());
+  {
+    auto file = ValueOrDie(env_->NewWritableFile(path));
+    KV_ASSERT_OK(file->Append(expected));
+    KV_ASSERT_OK(file->Close());
+  }
+  auto file = ValueOrDie(env_->NewRandomAccessFile(path));
+  std::string scratch(expected.size(), '\0');
+  absl::string_view before;
+  KV_ASSERT_OK(file->Read(0, expected.size(), &before, scratch.data()));
+  ASSERT_EQ(before, expected);
+  file->WillNotNeed(0, 1024 * 1024 + 7);
+  file->WillNotNeed(2 * 1024 * 1024 - 5, 10 * 1024 * 1024);  // Past the end: clipped.
+  file->WillNotNeed(expected.size() + 1, 100);                 // Beyond: nothing.
+  EXPECT_EQ(before, expected);
+  absl::string_view after;
+  KV_ASSERT_OK(file->Read(0, expected.size(), &after, scratch.data()));
+  EXPECT_EQ(after, expected);
+}
+
 TEST_F(EnvTest, UnflushedBytesReachTheFileAtClose) {
   const std::string path = dir_ + "/buffered";
   auto file = ValueOrDie(env_->NewWritableFile(path));

@@ -381,6 +381,7 @@ class FaultInjectionEnv final : public EnvWrapper {
     }
     uint64_t Size() const override { return base_->Size(); }
     bool StableViews() const override { return base_->StableViews(); }
+    void WillNotNeed(uint64_t offset, uint64_t n) const override { base_->WillNotNeed(offset, n); }
 
    private:
     FaultInjectionEnv* const env_;

@@ -284,7 +284,9 @@ class Engine {
     if (view == nullptr) return absl::FailedPreconditionError("store is closed");
     const uint64_t sequence = ReadSequence(options);
     for (const MemTable* mem : {view->mem.get(), view->imm.get()}) {
-      if (mem == nullptr) continue;
+      // An empty MemTable costs no lock. Whatever a read at `sequence` must see was counted
+      // before `sequence` was published (AppendAndApply), so it is not missed here.
+      if (mem == nullptr || mem->empty()) continue;
       if (const MemTable::Version* v = mem->Find(key, sequence)) {
         if (v->kind() == EntryKind::kDeletion) return NotFound();
         return on_value(v->value());
@@ -982,7 +984,7 @@ class Engine {
     cursors.reserve(inputs.size());
     for (const auto& input : inputs) {
       read_bytes += input->info().file_bytes;
-      cursors.emplace_back(input, /*verify=*/true);
+      cursors.emplace_back(input, /*verify=*/true, /*release_behind=*/true);
       cursors.back().SeekToFirst();
     }
     VersionPruner pruner(std::move(snapshots), bottommost);

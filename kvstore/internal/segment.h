@@ -30,7 +30,31 @@ namespace kvstore::internal {
 
 inline constexpr uint64_t kSegmentMagic = 0x314745536b76736bULL;  // "kvskSEG1" little-endian
 inline constexpr size_t kSegmentFooterBytes = 8 * 4 + 4 + 8 + 8;
-inline constexpr size_t kBlockTrailerBytes = 4 + 8;  // record count + checksum
+inline constexpr size_t kBlockTrailerBytes = 4 + 4 + 8;  // shared prefix, record count, checksum
+inline constexpr size_t kBlockBytesPerRecord = 4 + 4;    // offset + fingerprint
+
+// Bytes `a` and `b` have in common at their start.
+inline size_t SharedPrefixLength(absl::string_view a, absl::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
+// The 4 key bytes after the `shared` bytes every key of a block has in common, as a big-endian
+// number, zero-padded. For keys with that common prefix, fingerprints order like the keys (a
+// smaller fingerprint means a smaller key), so a block is searched in its dense fingerprint array
+// and only records with the searched fingerprint are read: one cache line of records, not one per
+// step of a binary search.
+inline uint32_t KeyFingerprint(absl::string_view key, size_t shared) {
+  uint32_t fingerprint = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    const size_t at = shared + i;
+    const uint32_t byte = at < key.size() ? static_cast<uint8_t>(key[at]) : 0;
+    fingerprint |= byte << (24 - 8 * i);
+  }
+  return fingerprint;
+}
 
 // Salts keep a checksum of one part of a file from validating as another part.
 inline constexpr uint64_t kDataBlockSalt = 0xD;
@@ -62,6 +86,7 @@ class SegmentBuilder {
     record_offsets_.push_back(static_cast<uint32_t>(block_.size()));
     PutVarint64(&block_, key.size());
     PutVarint64(&block_, value.size());
+    record_keys_.push_back({static_cast<uint32_t>(block_.size()), static_cast<uint32_t>(key.size())});
     block_.append(key.data(), key.size());
     PutFixed64(&block_, tag);
     block_.append(value.data(), value.size());
@@ -124,7 +149,14 @@ class SegmentBuilder {
  private:
   absl::Status FinishBlock() {
     if (record_offsets_.empty()) return absl::OkStatus();
+    auto key_at = [this](const std::pair<uint32_t, uint32_t>& k) {
+      return absl::string_view(block_.data() + k.first, k.second);
+    };
+    // Keys are sorted, so what the first and the last share, every key of the block shares.
+    const size_t shared = SharedPrefixLength(key_at(record_keys_.front()), key_at(record_keys_.back()));
     for (uint32_t offset : record_offsets_) PutFixed32(&block_, offset);
+    for (const auto& k : record_keys_) PutFixed32(&block_, KeyFingerprint(key_at(k), shared));
+    PutFixed32(&block_, static_cast<uint32_t>(shared));
     PutFixed32(&block_, static_cast<uint32_t>(record_offsets_.size()));
     PutFixed64(&block_, Checksum(block_, kDataBlockSalt));
 
@@ -137,6 +169,7 @@ class SegmentBuilder {
     KV_RETURN_IF_ERROR(Write(block_));
     block_.clear();
     record_offsets_.clear();
+    record_keys_.clear();
     return absl::OkStatus();
   }
 
@@ -151,6 +184,7 @@ class SegmentBuilder {
   uint64_t offset_ = 0;
   std::string block_;
   std::vector<uint32_t> record_offsets_;
+  std::vector<std::pair<uint32_t, uint32_t>> record_keys_;  // offset and size of each key in block_
   std::string index_entries_;
   uint32_t num_blocks_ = 0;
   std::vector<uint64_t> key_hashes_;
@@ -177,9 +211,13 @@ class Block {
     if (bytes.size() < kBlockTrailerBytes) return absl::DataLossError("block too short");
     const size_t body = bytes.size() - 8;
     const uint32_t count = DecodeFixed32(bytes.data() + body - 4);
-    if (count == 0 || count > (body - 4) / 4) return absl::DataLossError("bad record count");
-    block.records_end_ = body - 4 - size_t{count} * 4;
+    if (count == 0 || count > (body - 8) / kBlockBytesPerRecord) {
+      return absl::DataLossError("bad record count");
+    }
+    block.shared_ = DecodeFixed32(bytes.data() + body - 8);
+    block.records_end_ = body - 8 - size_t{count} * kBlockBytesPerRecord;
     block.offsets_ = bytes.data() + block.records_end_;
+    block.fingerprints_ = block.offsets_ + size_t{count} * 4;
     block.count_ = count;
     block.data_ = bytes.data();
     return block;
@@ -203,11 +241,56 @@ class Block {
     return true;
   }
 
+  // Position of the first record at or after (key, tag); size() if none. `last_key` is the
+  // block's last key as the index holds it (in memory, unlike the block's own keys). False if a
+  // record it had to read does not parse.
+  bool LowerBound(absl::string_view key, uint64_t tag, absl::string_view last_key,
+                  uint32_t* position) const {
+    // Every key of the block starts with these bytes; a key that does not sorts before them all
+    // or after them all.
+    const absl::string_view common = last_key.substr(0, std::min<size_t>(shared_, last_key.size()));
+    const int c = key.substr(0, common.size()).compare(common);
+    if (c != 0 || key.size() < common.size()) {
+      *position = c > 0 ? count_ : 0;
+      return true;
+    }
+    const uint32_t fingerprint = KeyFingerprint(key, shared_);
+    uint32_t lo = 0, hi = count_;
+    while (lo < hi) {
+      const uint32_t mid = lo + (hi - lo) / 2;
+      if (FingerprintAt(mid) < fingerprint) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    // Only records with the same fingerprint can be equal to the key or straddle it.
+    for (; lo < count_ && FingerprintAt(lo) == fingerprint; ++lo) {
+      Record r;
+      if (!Get(lo, &r)) return false;
+      if (CompareVersions(r.key, r.tag, key, tag) >= 0) break;
+    }
+    *position = lo;
+    return true;
+  }
+
+  // Whether record i's stored fingerprint and the block's shared prefix agree with its key and
+  // `last_key` (as LowerBound relies on); for Verify.
+  bool ConsistentAt(uint32_t i, const Record& record, absl::string_view last_key) const {
+    return SharedPrefixLength(record.key, last_key) >= shared_ &&
+           FingerprintAt(i) == KeyFingerprint(record.key, shared_) &&
+           (i == 0 || FingerprintAt(i - 1) <= FingerprintAt(i));
+  }
+
  private:
+  uint32_t FingerprintAt(uint32_t i) const { return DecodeFixed32(fingerprints_ + size_t{i} * 4); }
+
   const char* data_ = nullptr;
   const char* offsets_ = nullptr;
+  const char* fingerprints_ = nullptr;
   size_t records_end_ = 0;
   uint32_t count_ = 0;
+  uint32_t shared_ = 0;
 };
 
 // An open segment, shared by readers, iterators and compactions.
@@ -246,17 +329,9 @@ class Segment {
     if (b == blocks_.size()) return absl::OkStatus();
     Block block;
     KV_RETURN_IF_ERROR(ReadBlock(b, verify, scratch, &block));
-    // First record at or after (key, target).
-    uint32_t lo = 0, hi = block.size();
-    while (lo < hi) {
-      const uint32_t mid = lo + (hi - lo) / 2;
-      Record r;
-      if (!block.Get(mid, &r)) return Corruption(absl::StrCat("bad record in block ", b));
-      if (CompareVersions(r.key, r.tag, key, target) < 0) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
-      }
+    uint32_t lo;
+    if (!block.LowerBound(key, target, BlockLastKey(b), &lo)) {
+      return Corruption(absl::StrCat("bad record in block ", b));
     }
     if (lo == block.size()) return absl::OkStatus();
     Record r;
@@ -273,8 +348,15 @@ class Segment {
   // Walks every version in order; used by iterators and compaction.
   class Cursor {
    public:
-    explicit Cursor(std::shared_ptr<const Segment> segment, bool verify = false)
-        : segment_(std::move(segment)), verify_(verify) {}
+    // With `release_behind` (a compaction's single forward pass), the file is told it will not
+    // need the blocks the cursor has moved past, a few at a time.
+    explicit Cursor(std::shared_ptr<const Segment> segment, bool verify = false,
+                    bool release_behind = false)
+        : segment_(std::move(segment)), verify_(verify), release_behind_(release_behind) {}
+    ~Cursor() {
+      if (release_behind_ && segment_ != nullptr) ReleaseBefore(segment_->info_.file_bytes);
+    }
+    Cursor(Cursor&&) = default;
 
     bool Valid() const { return valid_; }
     const Record& record() const { return record_; }
@@ -291,16 +373,11 @@ class Segment {
       const size_t b = segment_->FindBlock(key, tag);
       if (b == segment_->blocks_.size()) return Invalidate();
       if (!LoadBlock(b)) return;
-      uint32_t lo = 0, hi = block_.size();
-      while (lo < hi) {
-        const uint32_t mid = lo + (hi - lo) / 2;
-        Record r;
-        if (!ParseAt(mid, &r)) return;
-        if (CompareVersions(r.key, r.tag, key, tag) < 0) {
-          lo = mid + 1;
-        } else {
-          hi = mid;
-        }
+      uint32_t lo;
+      if (!block_.LowerBound(key, tag, segment_->BlockLastKey(b), &lo)) {
+        status_ = segment_->Corruption(absl::StrCat("bad record in block ", b));
+        valid_ = false;
+        return;
       }
       Position(b, lo);
     }
@@ -340,7 +417,17 @@ class Segment {
       }
       block_index_ = b;
       loaded_ = true;
+      if (release_behind_) {
+        const uint64_t offset = segment_->blocks_[b].offset;
+        if (offset >= released_until_ + kReleaseBytes) ReleaseBefore(offset);
+      }
       return true;
+    }
+
+    void ReleaseBefore(uint64_t offset) {
+      if (offset <= released_until_) return;
+      segment_->file_->WillNotNeed(released_until_, offset - released_until_);
+      released_until_ = offset;
     }
 
     bool ParseAt(uint32_t r, Record* record) {
@@ -354,8 +441,12 @@ class Segment {
 
     void Invalidate() { valid_ = false; }
 
+    static constexpr uint64_t kReleaseBytes = 1 << 20;
+
     std::shared_ptr<const Segment> segment_;
     bool verify_;
+    bool release_behind_;
+    uint64_t released_until_ = 0;  // With release_behind_: the file offset released up to.
     bool valid_ = false;
     bool loaded_ = false;
     size_t block_index_ = 0;
@@ -377,6 +468,10 @@ class Segment {
         // The same test as every read, so that a segment Verify passes reads without error.
         if (!block.Get(i, &r) || !IsValidKind(static_cast<uint8_t>(r.tag & 0xff))) {
           return Corruption(absl::StrCat("bad record in block ", b));
+        }
+        if (!block.ConsistentAt(i, r, BlockLastKey(b))) {
+          return Corruption(absl::StrCat("key fingerprint of record ", i, " in block ", b,
+                                         " does not match its key"));
         }
       }
     }
@@ -402,19 +497,26 @@ class Segment {
     return absl::string_view(index_keys_.data() + blocks_[b].key_offset, blocks_[b].key_size);
   }
 
-  // The first 8 bytes of a key as a big-endian number, zero-padded. If two prefixes differ, the
-  // keys compare the same way, so most steps of a search touch only the dense prefix array.
-  static uint64_t KeyPrefix(absl::string_view key) {
+  // The 8 key bytes after the `index_shared_` bytes all keys of the segment share, as a big-endian
+  // number, zero-padded. If two prefixes differ, the keys compare the same way, so most steps of a
+  // search touch only the dense prefix array. (Keys often share a long prefix, like zero-padded
+  // numbers or a table name: the bytes right after it are the ones that tell keys apart.)
+  uint64_t KeyPrefix(absl::string_view key) const {
     uint64_t prefix = 0;
-    const size_t n = std::min<size_t>(key.size(), 8);
-    for (size_t i = 0; i < n; ++i) {
-      prefix |= static_cast<uint64_t>(static_cast<uint8_t>(key[i])) << (56 - 8 * i);
+    for (size_t i = 0; i < 8; ++i) {
+      const size_t at = index_shared_ + i;
+      const uint64_t byte = at < key.size() ? static_cast<uint8_t>(key[at]) : 0;
+      prefix |= byte << (56 - 8 * i);
     }
     return prefix;
   }
 
   // First block whose last version is at or after (key, tag); blocks_.size() if none.
   size_t FindBlock(absl::string_view key, uint64_t tag) const {
+    // A key without the prefix every key of the segment has sorts before them all or after them all.
+    const absl::string_view common = absl::string_view(info_.smallest_key).substr(0, index_shared_);
+    const int c = key.substr(0, common.size()).compare(common);
+    if (c != 0 || key.size() < common.size()) return c > 0 ? blocks_.size() : 0;
     const uint64_t prefix = KeyPrefix(key);
     size_t lo = 0, hi = blocks_.size();
     while (lo < hi) {
@@ -511,6 +613,7 @@ class Segment {
     info_.smallest_key.assign(smallest.data(), smallest.size());
     info_.largest_key.assign(largest.data(), largest.size());
     info_.file_bytes = file_->Size();
+    index_shared_ = SharedPrefixLength(smallest, largest);
     // An entry takes at least 21 bytes (key length, tag, offset, size): a count the index cannot
     // hold is corruption, and must not become a huge allocation (found by segment_mutation_fuzzer).
     if (count > in.size() / 21) return Corruption("index claims more blocks than it holds");
@@ -524,6 +627,10 @@ class Segment {
       if (!GetLengthPrefixed(&in, &key) || !GetFixed64(&in, &h.last_tag) ||
           !GetFixed64(&in, &h.offset) || !GetFixed32(&in, &block_size)) {
         return Corruption(absl::StrCat("index entry ", i, " does not parse"));
+      }
+      // FindBlock relies on every key sharing the prefix of the smallest and the largest.
+      if (SharedPrefixLength(key, smallest) < index_shared_) {
+        return Corruption(absl::StrCat("index entry ", i, " lies outside the segment's key range"));
       }
       // Blocks tile the data region exactly, in order.
       if (h.offset != expected_offset || block_size < kBlockTrailerBytes ||
@@ -551,6 +658,7 @@ class Segment {
   std::string index_keys_;
   std::vector<BlockHandle> blocks_;
   std::vector<uint64_t> block_prefixes_;  // KeyPrefix of each block's last key.
+  size_t index_shared_ = 0;               // Bytes the smallest and the largest key share.
   std::unique_ptr<std::atomic<bool>[]> verified_;
 };
 
