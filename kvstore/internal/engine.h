@@ -375,6 +375,7 @@ class Engine {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_) return close_status_;
       closed_ = true;
+      writes_refused_.store(true, std::memory_order_release);
       shutting_down_ = true;
     }
     work_cv_.notify_all();
@@ -505,6 +506,7 @@ class Engine {
   }
 
   void PublishViewLocked() {
+    num_segments_.store(version_->segments.size(), std::memory_order_release);
     auto view = std::make_shared<View>();
     view->mem = mem_;
     view->imm = imm_;
@@ -520,11 +522,14 @@ class Engine {
   absl::Status SetFatal(absl::Status s) {
     std::lock_guard<std::mutex> lock(mu_);
     if (fatal_.ok()) fatal_ = s;
+    writes_refused_.store(true, std::memory_order_release);
     done_cv_.notify_all();
     return s;
   }
 
   absl::Status WritableState() const {
+    // Every write asks; the lock is needed only to read why writes are refused.
+    if (!writes_refused_.load(std::memory_order_acquire)) return absl::OkStatus();
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return absl::FailedPreconditionError("store is closed");
     return fatal_;
@@ -762,10 +767,15 @@ class Engine {
     s = group->ForEachEncodedHere([mem](uint64_t seq, EntryKind kind, absl::string_view k,
                                         absl::string_view v) { mem->Add(seq, kind, k, v); });
     if (!s.ok()) return SetFatal(s);
-    stats_.user_bytes_written.fetch_add(group->payload().size(), std::memory_order_relaxed);
-    stats_.wal_records.fetch_add(1, std::memory_order_relaxed);
+    AddByOneWriter(stats_.user_bytes_written, group->payload().size());
+    AddByOneWriter(stats_.wal_records, 1);
     last_sequence_.store(first + group->count() - 1, std::memory_order_release);
     return absl::OkStatus();
+  }
+
+  // For counters only the write leader changes: a plain store instead of a locked add.
+  static void AddByOneWriter(std::atomic<uint64_t>& counter, uint64_t n) {
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
 
   // Called by the write leader. Stall policy: while the immutable MemTable is still being flushed,
@@ -802,10 +812,7 @@ class Engine {
     }
   }
 
-  size_t version_segments() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return version_->segments.size();
-  }
+  size_t version_segments() const { return num_segments_.load(std::memory_order_acquire); }
 
   // Called by the write leader with no immutable MemTable: freezes the MemTable, starts a new WAL.
   absl::Status SwitchMemTable() {
@@ -848,6 +855,7 @@ class Engine {
       if (!s.ok() && fatal_.ok()) {
         fatal_ = absl::Status(s.code(), absl::StrCat("flush failed; the store refuses writes "
                                                      "until reopened: ", s.message()));
+        writes_refused_.store(true, std::memory_order_release);
       }
       done_cv_.notify_all();
       work_cv_.notify_all();
@@ -874,6 +882,7 @@ class Engine {
       if (!s.ok() && fatal_.ok()) {
         fatal_ = absl::Status(s.code(), absl::StrCat("compaction failed; the store refuses writes "
                                                      "until reopened: ", s.message()));
+        writes_refused_.store(true, std::memory_order_release);
       }
       done_cv_.notify_all();
     }
@@ -944,7 +953,7 @@ class Engine {
       auto view = imm->Sorted();
       VersionPruner pruner(std::move(snapshots), bottommost);
       absl::StatusOr<std::shared_ptr<const SegmentT>> written = WriteSegment(
-          number, [&](auto&& emit) -> absl::Status {
+          number, view->size(), [&](auto&& emit) -> absl::Status {
             for (const MemTable::KeyEntry* entry : *view) {
               for (const MemTable::Version* v = entry->newest(); v != nullptr; v = v->older) {
                 if (pruner.Keep(entry->key(), v->tag, v->older == nullptr)) {
@@ -979,17 +988,18 @@ class Engine {
                    version_->segments.back() == inputs.back();
       snapshots = snapshots_->Sorted();
     }
-    uint64_t read_bytes = 0;
+    uint64_t read_bytes = 0, max_keys = 0;
     std::vector<typename SegmentT::Cursor> cursors;
     cursors.reserve(inputs.size());
     for (const auto& input : inputs) {
       read_bytes += input->info().file_bytes;
+      max_keys += input->info().num_entries;
       cursors.emplace_back(input, /*verify=*/true, /*release_behind=*/true);
       cursors.back().SeekToFirst();
     }
     VersionPruner pruner(std::move(snapshots), bottommost);
     absl::StatusOr<std::shared_ptr<const SegmentT>> written = WriteSegment(
-        number, [&](auto&& emit) -> absl::Status {
+        number, max_keys, [&](auto&& emit) -> absl::Status {
           // Versions of one key are ordered newest first across inputs too, because inputs are
           // ordered newest first and sequence numbers grow with time.
           for (;;) {
@@ -1040,11 +1050,12 @@ class Engine {
   // Writes a segment from the versions `produce` emits, crash-safely: temporary name, sync,
   // rename. (The directory sync comes with the manifest that names it.) Null if nothing emitted.
   template <typename Produce>
-  absl::StatusOr<std::shared_ptr<const SegmentT>> WriteSegment(uint64_t number, Produce&& produce) {
+  absl::StatusOr<std::shared_ptr<const SegmentT>> WriteSegment(uint64_t number, size_t max_keys,
+                                                               Produce&& produce) {
     const std::string name = SegmentFileName(dir_, number);
     const std::string tmp = TempFileName(name);
     KV_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(tmp));
-    SegmentBuilder<Filter> builder(file.get(), options_.block_bytes);
+    SegmentBuilder<Filter> builder(file.get(), options_.block_bytes, max_keys);
     absl::Status s = produce([&](absl::string_view key, uint64_t tag, absl::string_view value) {
       return builder.Add(key, tag, value);
     });
@@ -1191,6 +1202,9 @@ class Engine {
   std::thread compaction_thread_;
 
   std::atomic<uint64_t> last_sequence_{0};
+  // Mirrors of state under mu_ that every write reads, so that a write takes no lock for them.
+  std::atomic<bool> writes_refused_{false};  // Set with fatal_ or closed_, never cleared.
+  std::atomic<size_t> num_segments_{0};      // version_->segments.size() of the published view.
   uint64_t wal_tail_bytes_dropped_ = 0;  // Torn WAL tails dropped when this store opened.
   mutable Stats stats_;
 };

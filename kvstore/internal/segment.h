@@ -78,7 +78,12 @@ struct SegmentInfo {
 template <typename Filter>
 class SegmentBuilder {
  public:
-  SegmentBuilder(WritableFile* file, size_t block_bytes) : file_(file), block_bytes_(block_bytes) {}
+  // `expected_keys`, if known, sizes the key hash list once (a merge of large inputs would
+  // otherwise regrow it, copying, to twice its size).
+  SegmentBuilder(WritableFile* file, size_t block_bytes, size_t expected_keys = 0)
+      : file_(file), block_bytes_(block_bytes) {
+    key_hashes_.reserve(expected_keys);
+  }
 
   absl::Status Add(absl::string_view key, uint64_t tag, absl::string_view value) {
     const bool new_key = info_.num_entries == 0 || key != last_key_;
