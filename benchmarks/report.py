@@ -8,6 +8,8 @@ its peak RSS is its own; then seed_workload runs all engines side by side. Write
   report.md          ops/s per workload per engine, ratios kvstore/LevelDB and kvstore/RocksDB,
                      memory per engine, the seed workload, machine and library versions
   ops_per_sec.png    grouped bars per workload (log scale), drawn by gnuplot
+  ops_per_sec_large.png  the same for a second pass with larger records (--large_value_size
+                     bytes per value, --large_num keys; --no_large skips it)
   raw/               the JSON of every run (Google Benchmark's format) and the gnuplot inputs
 
 Flags this script does not know are passed to db_bench (e.g. --benchmark_filter=read).
@@ -130,6 +132,10 @@ def ratio(a, b):
     return f"{a / b:.2f}x"
 
 
+# The larger-record pass: 16-byte keys as in the main pass, larger values and fewer keys.
+LARGE_KEY_SIZE = 16
+LARGE_VALUE_SIZE = 1000
+
 TIME_UNIT_TO_US = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
 
 
@@ -182,14 +188,15 @@ def combine_rounds(rounds):
     return combined
 
 
-def draw_chart(out_dir, raw_dir, engines, results, title):
+def draw_chart(out_dir, raw_dir, engines, results, title, name="ops_per_sec"):
+    """Draws <out_dir>/<name>.png, with its data and script in raw_dir; returns its path."""
     gnuplot = shutil.which("gnuplot")
     if gnuplot is None:
         log("gnuplot not found (apt-get install gnuplot-nox); no chart")
         return None
     workloads = [w for w, _ in WORKLOADS if any(
         results.get(e, {}).get(w, {}).get("ops") for e in engines)]
-    data_path = os.path.join(raw_dir, "ops_per_sec.dat")
+    data_path = os.path.join(raw_dir, f"{name}.dat")
     with open(data_path, "w") as f:
         f.write("# workload " + " ".join(engines) + "\n")
         for w in workloads:
@@ -198,7 +205,7 @@ def draw_chart(out_dir, raw_dir, engines, results, title):
                 ops = results.get(e, {}).get(w, {}).get("ops")
                 values.append(f"{ops:.1f}" if ops else "-")
             f.write(w + " " + " ".join(values) + "\n")
-    png_path = os.path.join(out_dir, "ops_per_sec.png")
+    png_path = os.path.join(out_dir, f"{name}.png")
     # The y axis starts at the power of ten below the smallest bar, so fillsync stays visible.
     smallest = min((results[e][w]["ops"] for e in engines for w in workloads
                     if results.get(e, {}).get(w, {}).get("ops")), default=1000)
@@ -230,7 +237,7 @@ set key top left box opaque
 set bmargin 6
 plot {', '.join(plots)}
 """
-    script_path = os.path.join(raw_dir, "ops_per_sec.gp")
+    script_path = os.path.join(raw_dir, f"{name}.gp")
     with open(script_path, "w") as f:
         f.write(script)
     result = subprocess.run([gnuplot, script_path], capture_output=True, text=True)
@@ -238,6 +245,174 @@ plot {', '.join(plots)}
         log(f"gnuplot failed: {result.stderr.strip()}")
         return None
     return png_path
+
+
+def run_pass(args, engines, raw_dir, name, flags, passthrough, failures):
+    """Runs db_bench once per engine and round, each in its own process so that its peak RSS is
+    its own, with `flags` after the flags passed through (so they win), writing JSON to
+    raw/<name>_<engine>[_round<N>].json. Returns per engine the results (medians over the
+    rounds), the memory entry and the context; appends what went wrong to failures."""
+    timeout = args.timeout or None
+    results, memory, contexts = {}, {}, {}
+    rounds = {engine: [] for engine in engines}
+    for round_index in range(max(1, args.rounds)):
+        for engine in engines:
+            suffix = f"_round{round_index + 1}" if args.rounds > 1 else ""
+            json_path = os.path.join(raw_dir, f"{name}_{engine}{suffix}.json")
+            if os.path.exists(json_path):
+                os.remove(json_path)
+            what = " ".join(["db_bench", f"--engine={engine}"] + flags)
+            # A directory of our own for the stores, so that nothing is left behind even when a
+            # run has to be stopped.
+            scratch = tempfile.mkdtemp(prefix="kvstore-report.")
+            command = [args.db_bench, f"--engine={engine}", f"--db_dir={scratch}",
+                       f"--benchmark_out={json_path}",
+                       "--benchmark_out_format=json"] + passthrough + flags
+            log("running " + " ".join(command))
+            started = datetime.datetime.now()
+            try:
+                code = subprocess.run(command, timeout=timeout).returncode
+                log(f"{what}: exit {code} after {(datetime.datetime.now() - started).seconds} s")
+                if code != 0:
+                    failures.append(f"{what} exited with {code}")
+            except subprocess.TimeoutExpired:
+                log(f"{what}: stopped after {args.timeout} s")
+                failures.append(f"{what} was stopped after {args.timeout} s (a hang?); its "
+                                "figures are missing or partial")
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            try:
+                result, memory[engine], contexts[engine] = parse_suite(json_path)
+                rounds[engine].append(result)
+            except (OSError, ValueError) as e:
+                failures.append(f"no readable results from {what}: {e}")
+    for engine in engines:
+        if rounds[engine]:
+            results[engine] = combine_rounds(rounds[engine])
+    return results, memory, contexts
+
+
+def pass_config(contexts, num, key_size, value_size):
+    """(keys, key bytes, value bytes) of a pass as db_bench reported them, else as asked."""
+    context = next(iter(contexts.values()), {})
+    return (int(context.get("kv_num", num)), int(context.get("kv_key_size", key_size)),
+            int(context.get("kv_value_size", value_size)))
+
+
+def chart_title(config, machine):
+    num, key_size, value_size = config
+    return (f"ops/s per workload: {num:,} keys, {key_size}-byte keys, {value_size}-byte values, "
+            f"{machine['nproc']} vCPU")
+
+
+def engine_title(engine, mark_rocksdb=True):
+    return ENGINE_TITLES.get(engine, engine) + (" \\*" if mark_rocksdb and engine == "rocksdb"
+                                                else "")
+
+
+def table_head(engines, versus_leveldb, versus_rocksdb):
+    """Header and rule of a table with a column per engine and then the kvstore ratios."""
+    header = ["workload"] + [engine_title(e) for e in engines]
+    if "kvstore" in engines and "leveldb" in engines:
+        header.append(versus_leveldb)
+    if "kvstore" in engines and "rocksdb" in engines:
+        header.append(versus_rocksdb)
+    return ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+
+
+def ratio_cells(engines, values, kvstore_first=True):
+    """kvstore against LevelDB and RocksDB (those that ran): kvstore / other, or other / kvstore."""
+    cells = []
+    for other in ("leveldb", "rocksdb"):
+        if "kvstore" in engines and other in engines:
+            a, b = values.get("kvstore"), values.get(other)
+            cells.append(ratio(a, b) if kvstore_first else ratio(b, a))
+    return cells
+
+
+def throughput_table(engines, results):
+    """The ops/s table (lines) and the failed workloads ("workload/engine: error")."""
+    lines = table_head(engines, "kvstore / LevelDB", "kvstore / RocksDB \\*")
+    errors = []
+    for workload, _ in WORKLOADS:
+        row = [f"`{workload}`"]
+        ops = {}
+        for e in engines:
+            r = results.get(e, {}).get(workload)
+            if r is None:
+                row.append("n/a")
+            elif "error" in r:
+                row.append("**failed**")
+                errors.append(f"{workload}/{e}: {r['error']}")
+            else:
+                ops[e] = r["ops"]
+                row.append(human(r["ops"]))
+        row += ratio_cells(engines, ops)
+        if any(cell not in ("n/a",) for cell in row[1:1 + len(engines)]):
+            lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    if "rocksdb" in engines:
+        lines.append("\\* Debian's RocksDB build keeps its assertions on (about 1.4x slower than a "
+                     "release build on CPU-bound work): LevelDB is the honest anchor.\n")
+    return lines, errors
+
+
+# Columns of the memory table: header, key of db_bench's memory entry, how to show it.
+MEMORY_COLUMNS = [
+    ("peak RSS", "peak_rss_bytes", "MiB"),
+    ("of which harness", "harness_rss_bytes", "MiB"),
+    ("index + filter bytes/key", "index_filter_bytes_per_key", "per key"),
+    ("heap held after open + warm-up, bytes/key", "heap_bytes_per_key", "per key"),
+    ("engine-reported cache + memtables", "engine_reported_bytes", "bytes"),
+]
+
+
+def memory_table(engines, memory, columns=MEMORY_COLUMNS):
+    lines = ["| engine | " + " | ".join(header for header, _, _ in columns) + " |",
+             "|---" + "|---:" * len(columns) + "|"]
+    for e in engines:
+        m = memory.get(e) or {}
+        cells = []
+        for _, key, unit in columns:
+            if key not in m:
+                cells.append("n/a")
+            elif unit == "MiB":
+                cells.append(f"{m[key] / 2**20:.0f} MiB")
+            elif unit == "per key":
+                cells.append(f"{m[key]:.2f}")
+            else:
+                cells.append(human(m[key], "B"))
+        lines.append(f"| {engine_title(e, mark_rocksdb=False)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def bullet_list(heading, items):
+    """Lines of a heading and a bullet per item; none if there are no items."""
+    return [heading + "\n"] + [f"- {item}" for item in items] + [""] if items else []
+
+
+def larger_records_section(out_dir, raw_dir, engines, large, config, machine):
+    """The report's section on the larger-record pass and its chart (None if not drawn).
+    large: (results, memory, config) of that pass; config: that of the main pass."""
+    results, memory, large_config = large
+    num, key_size, value_size = large_config
+    md = [f"## Larger records ({key_size}-byte keys, {value_size}-byte values, {num:,} keys)\n"]
+    md.append(f"The same suite run again, each engine in its own process as above, with "
+              f"{value_size}-byte values and {num:,} keys: about "
+              f"{num * (key_size + value_size) / 2**20:.0f} MiB of keys and values, against "
+              f"{config[0] * (config[1] + config[2]) / 2**20:.0f} MiB in the main pass. "
+              "Settings and method as in Setup.\n")
+    table, errors = throughput_table(engines, results)
+    md.extend(table)
+    chart = draw_chart(out_dir, raw_dir, engines, results, chart_title(large_config, machine),
+                       name="ops_per_sec_large")
+    if chart:
+        md.append(f"![ops/s per workload and engine, larger records]({os.path.basename(chart)})\n")
+    md.append("Peak RSS of each engine's process in this pass (VmHWM, as in Memory):\n")
+    md.extend(memory_table(engines, memory, MEMORY_COLUMNS[:2]))
+    md.append("")
+    md.extend(bullet_list("Failures:", errors))
+    return md, chart
 
 
 def main():
@@ -254,6 +429,11 @@ def main():
                         help="run every engine this many times, interleaved, and report medians")
     parser.add_argument("--timeout", type=int, default=1800,
                         help="seconds one engine's run may take before it is stopped (0: none)")
+    parser.add_argument("--large_value_size", type=int, default=LARGE_VALUE_SIZE,
+                        help="bytes per value of the larger-record pass")
+    parser.add_argument("--large_num", type=int, default=None,
+                        help="keys of the larger-record pass (default: --num / 4)")
+    parser.add_argument("--no_large", action="store_true", help="skip the larger-record pass")
     args, db_bench_flags = parser.parse_known_args()
 
     out_dir = user_path(args.out) if args.out else default_out_dir()
@@ -269,42 +449,19 @@ def main():
 
     machine = machine_info()
     failures = []
-    results, memory, contexts = {}, {}, {}
     timeout = args.timeout or None
-    rounds = {engine: [] for engine in engines}
-    for round_index in range(max(1, args.rounds)):
-        for engine in engines:
-            suffix = f"_round{round_index + 1}" if args.rounds > 1 else ""
-            json_path = os.path.join(raw_dir, f"db_bench_{engine}{suffix}.json")
-            if os.path.exists(json_path):
-                os.remove(json_path)
-            # A directory of our own for the stores, so that nothing is left behind even when a
-            # run has to be stopped.
-            scratch = tempfile.mkdtemp(prefix="kvstore-report.")
-            command = [args.db_bench, f"--engine={engine}", f"--num={args.num}",
-                       f"--db_dir={scratch}", f"--benchmark_out={json_path}",
-                       "--benchmark_out_format=json"] + db_bench_flags
-            log("running " + " ".join(command))
-            started = datetime.datetime.now()
-            try:
-                code = subprocess.run(command, timeout=timeout).returncode
-                log(f"{engine}: exit {code} after {(datetime.datetime.now() - started).seconds} s")
-                if code != 0:
-                    failures.append(f"db_bench --engine={engine} exited with {code}")
-            except subprocess.TimeoutExpired:
-                log(f"{engine}: stopped after {args.timeout} s")
-                failures.append(f"db_bench --engine={engine} was stopped after {args.timeout} s "
-                                "(a hang?); its figures are missing or partial")
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-            try:
-                result, memory[engine], contexts[engine] = parse_suite(json_path)
-                rounds[engine].append(result)
-            except (OSError, ValueError) as e:
-                failures.append(f"no readable results from db_bench --engine={engine}: {e}")
-    for engine in engines:
-        if rounds[engine]:
-            results[engine] = combine_rounds(rounds[engine])
+    results, memory, contexts = run_pass(args, engines, raw_dir, "db_bench",
+                                         [f"--num={args.num}"], db_bench_flags, failures)
+    large = None
+    if not args.no_large:
+        large_num = args.large_num if args.large_num is not None else max(1, args.num // 4)
+        large_results, large_memory, large_contexts = run_pass(
+            args, engines, raw_dir, "db_bench_large",
+            [f"--num={large_num}", f"--key_size={LARGE_KEY_SIZE}",
+             f"--value_size={args.large_value_size}"], db_bench_flags, failures)
+        large_config = pass_config(large_contexts, large_num, LARGE_KEY_SIZE,
+                                   args.large_value_size)
+        large = (large_results, large_memory, large_config)
 
     seed = None
     if args.seed_workload and not args.no_seed:
@@ -328,18 +485,22 @@ def main():
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    context = next(iter(contexts.values()), {})
-    num = int(context.get("kv_num", args.num))
-    key_size = context.get("kv_key_size", "16")
-    value_size = context.get("kv_value_size", "100")
-    title = (f"ops/s per workload: {num:,} keys, {key_size}-byte keys, {value_size}-byte values, "
-             f"{machine['nproc']} vCPU")
-    chart = draw_chart(out_dir, raw_dir, engines, results, title)
+    config = pass_config(contexts, args.num, 16, 100)
+    num, key_size, value_size = config
+    chart = draw_chart(out_dir, raw_dir, engines, results, chart_title(config, machine))
+    charts = [chart] if chart else []
 
     md = []
     md.append("# kvstore benchmarks: kvstore, LevelDB and RocksDB side by side\n")
-    rounds_note = f" --rounds={args.rounds}" if args.rounds > 1 else ""
-    md.append(f"Generated by `tools/bazel run //benchmarks:report -- --num={args.num}{rounds_note}` on "
+    flags_note = f" --rounds={args.rounds}" if args.rounds > 1 else ""
+    if args.no_large:
+        flags_note += " --no_large"
+    else:
+        if args.large_value_size != LARGE_VALUE_SIZE:
+            flags_note += f" --large_value_size={args.large_value_size}"
+        if args.large_num is not None:
+            flags_note += f" --large_num={args.large_num}"
+    md.append(f"Generated by `tools/bazel run //benchmarks:report -- --num={args.num}{flags_note}` on "
               f"{machine['date']}" + (f", kvstore at {machine['commit']}" if machine["commit"] else "")
               + ".\n")
     md.append("## Machine\n")
@@ -396,36 +557,8 @@ def main():
         md.append("\n\\* Debian's RocksDB build keeps its assertions on; see Setup.\n")
 
     md.append("## Throughput (ops/s, higher is better)\n")
-    header = ["workload"] + [ENGINE_TITLES.get(e, e) + (" \\*" if e == "rocksdb" else "")
-                             for e in engines]
-    if "kvstore" in engines and "leveldb" in engines:
-        header.append("kvstore / LevelDB")
-    if "kvstore" in engines and "rocksdb" in engines:
-        header.append("kvstore / RocksDB \\*")
-    md.append("| " + " | ".join(header) + " |")
-    md.append("|---" + "|---:" * (len(header) - 1) + "|")
-    errors = []
-    for workload, _ in WORKLOADS:
-        row = [f"`{workload}`"]
-        ops = {}
-        for e in engines:
-            r = results.get(e, {}).get(workload)
-            if r is None:
-                row.append("n/a")
-            elif "error" in r:
-                row.append("**failed**")
-                errors.append(f"{workload}/{e}: {r['error']}")
-            else:
-                ops[e] = r["ops"]
-                row.append(human(r["ops"]))
-        if "kvstore" in engines and "leveldb" in engines:
-            row.append(ratio(ops.get("kvstore"), ops.get("leveldb")))
-        if "kvstore" in engines and "rocksdb" in engines:
-            row.append(ratio(ops.get("kvstore"), ops.get("rocksdb")))
-        if any(cell not in ("n/a",) for cell in row[1:1 + len(engines)]):
-            md.append("| " + " | ".join(row) + " |")
-    md.append("\n\\* Debian's RocksDB build keeps its assertions on (about 1.4x slower than a "
-              "release build on CPU-bound work): LevelDB is the honest anchor.\n")
+    table, errors = throughput_table(engines, results)
+    md.extend(table)
     if chart:
         md.append(f"![ops/s per workload and engine]({os.path.basename(chart)})\n")
 
@@ -434,23 +567,13 @@ def main():
               "compactions during the workload count) divided by the operations. It is less "
               "sensitive than ops/s to other work on the machine, but leaves out work an engine "
               "defers past the end of the workload (e.g. compaction finishing at close).\n")
-    header = ["workload"] + [ENGINE_TITLES.get(e, e) + (" \\*" if e == "rocksdb" else "")
-                             for e in engines]
-    if "kvstore" in engines and "leveldb" in engines:
-        header.append("LevelDB / kvstore")
-    if "kvstore" in engines and "rocksdb" in engines:
-        header.append("RocksDB / kvstore \\*")
-    md.append("| " + " | ".join(header) + " |")
-    md.append("|---" + "|---:" * (len(header) - 1) + "|")
+    md.extend(table_head(engines, "LevelDB / kvstore", "RocksDB / kvstore \\*"))
     for workload, _ in WORKLOADS:
         cpu = {e: results.get(e, {}).get(workload, {}).get("cpu_us") for e in engines}
         if not any(cpu.values()):
             continue
         row = [f"`{workload}`"] + [f"{cpu[e]:.3g}" if cpu[e] else "n/a" for e in engines]
-        if "kvstore" in engines and "leveldb" in engines:
-            row.append(ratio(cpu.get("leveldb"), cpu.get("kvstore")))
-        if "kvstore" in engines and "rocksdb" in engines:
-            row.append(ratio(cpu.get("rocksdb"), cpu.get("kvstore")))
+        row += ratio_cells(engines, cpu, kvstore_first=False)
         md.append("| " + " | ".join(row) + " |")
     md.append("")
     md.append("Workloads:\n")
@@ -461,34 +584,12 @@ def main():
     if skipped:
         md.append("Not run (the engine lacks the API; no stand-in number is reported): "
                   + "; ".join(skipped) + ".\n")
-    if errors:
-        md.append("Failures:\n")
-        md.extend(f"- {e}" for e in errors)
-        md.append("")
+    md.extend(bullet_list("Failures:", errors))
 
     md.append("## Memory\n")
-    md.append("| engine | peak RSS | of which harness | index + filter bytes/key | heap held after "
-              "open + warm-up, bytes/key | engine-reported cache + memtables |")
-    md.append("|---|---:|---:|---:|---:|---:|")
-    sources = []
-    for e in engines:
-        m = memory.get(e)
-        if m is None:
-            md.append(f"| {ENGINE_TITLES.get(e, e)} | n/a | n/a | n/a | n/a | n/a |")
-            continue
-
-        def mib(key):
-            return f"{m[key] / 2**20:.0f} MiB" if key in m else "n/a"
-
-        def per_key(key):
-            return f"{m[key]:.2f}" if key in m else "n/a"
-
-        md.append(f"| {ENGINE_TITLES.get(e, e)} | {mib('peak_rss_bytes')} | "
-                  f"{mib('harness_rss_bytes')} | {per_key('index_filter_bytes_per_key')} | "
-                  f"{per_key('heap_bytes_per_key')} | "
-                  f"{human(m.get('engine_reported_bytes'), 'B') if 'engine_reported_bytes' in m else 'n/a'} |")
-        if m.get("label"):
-            sources.append(f"- {ENGINE_TITLES.get(e, e)}: {m['label']}.")
+    md.extend(memory_table(engines, memory))
+    sources = [f"- {ENGINE_TITLES.get(e, e)}: {memory[e]['label']}." for e in engines
+               if (memory.get(e) or {}).get("label")]
     md.append("")
     md.append("- Peak RSS is the process's VmHWM after all of that engine's workloads (one process "
               "per engine); \"harness\" is what the process held before opening any store (the "
@@ -506,18 +607,22 @@ def main():
     md.extend("  " + s for s in sources)
     md.append("")
 
-    if failures:
-        md.append("## Run problems\n")
-        md.extend(f"- {f}" for f in failures)
-        md.append("")
+    if large is not None:
+        lines, large_chart = larger_records_section(out_dir, raw_dir, engines, large, config,
+                                                    machine)
+        md.extend(lines)
+        charts += [large_chart] if large_chart else []
+
+    md.extend(bullet_list("## Run problems", failures))
 
     md.append("Raw results: `raw/db_bench_<engine>.json` (Google Benchmark JSON), "
-              "`raw/seed_workload.json`, and the chart's data and gnuplot script.\n")
+              + ("`raw/db_bench_large_<engine>.json`, " if large is not None else "") +
+              "`raw/seed_workload.json`, and each chart's data and gnuplot script.\n")
 
     report_path = os.path.join(out_dir, "report.md")
     with open(report_path, "w") as f:
         f.write("\n".join(md))
-    log(f"wrote {report_path}" + (f" and {chart}" if chart else ""))
+    log("wrote " + ", ".join([report_path] + charts))
     return 1 if failures else 0
 
 
