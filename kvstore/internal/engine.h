@@ -11,7 +11,7 @@
 // the MemTable's write side. Locks, always taken in this order: queue_mu_ (never held across I/O),
 // compaction_mu_ (one compaction at a time), manifest_mu_ (one manifest edit at a time, held
 // across its I/O), mu_ (the current state; held only for pointer swaps, never across I/O, so
-// reads never wait on a flush or compaction).
+// reads never wait on a flush or compaction), and old_log_mu_ last (a leaf).
 #ifndef KVSTORE_INTERNAL_ENGINE_H_
 #define KVSTORE_INTERNAL_ENGINE_H_
 
@@ -385,8 +385,14 @@ class Engine {
     // Waits for writes in flight; later ones see closed_ and fail.
     absl::Status s = RunExclusive([this]() -> absl::Status {
       absl::Status synced;
+      if (FatalError().ok()) {
+        synced = SyncOldWal();  // Before the current WAL, as for a synced write.
+      } else {
+        std::lock_guard<std::mutex> lock(old_log_mu_);
+        if (old_log_ != nullptr) DropOldWalLocked();
+      }
       if (log_ != nullptr) {
-        if (FatalError().ok()) synced = log_->Sync();
+        if (synced.ok() && FatalError().ok()) synced = log_->Sync();
         absl::Status closed = log_->Close();
         if (synced.ok()) synced = closed;
         log_.reset();
@@ -669,20 +675,51 @@ class Engine {
     KV_RETURN_IF_ERROR(env_->SyncDir(dir_));
     if (log_ != nullptr) {
       // A synced write in the new WAL must not outlive a power loss that unsynced writes before
-      // it, in the old WAL, do not survive: sync the old WAL before anything goes to the new one.
-      // A failed sync is sticky (the kernel may have dropped the pages).
-      absl::Status synced = log_->Sync();
-      if (!synced.ok()) {
-        return SetFatal(absl::Status(
-            synced.code(), absl::StrCat("WAL sync failed; the store refuses writes until reopened: ",
-                                        synced.message())));
-      }
-      log_->Close().IgnoreError();
+      // it, in the old WAL, do not survive. The old WAL is not synced here, though: that would
+      // put an fdatasync of a whole MemTable's worth of log in the path of the writes at every
+      // switch. It stays open instead; the first synced write in the new WAL syncs it (SyncOldWal),
+      // and once its MemTable is in a durable segment it is closed unsynced (CloseFlushedWal).
+      // There is at most one such WAL: a switch waits for the previous MemTable's flush.
+      KV_RETURN_IF_ERROR(SyncOldWal());
+      std::lock_guard<std::mutex> lock(old_log_mu_);
+      old_log_ = std::move(log_);
+      old_log_number_ = log_number_;
+      have_old_log_.store(true, std::memory_order_release);
     }
     log_ = std::make_unique<LogWriter>(std::move(file));
     std::lock_guard<std::mutex> lock(mu_);  // DeleteObsoleteFiles reads it from other threads.
     log_number_ = number;
     return absl::OkStatus();
+  }
+
+  // Makes the previous WAL durable and closes it, if it is still open: before a synced write is
+  // acknowledged, and at Close. A failed sync is sticky (the kernel may have dropped the pages).
+  absl::Status SyncOldWal() {
+    if (!have_old_log_.load(std::memory_order_acquire)) return absl::OkStatus();
+    absl::Status synced;
+    {
+      std::lock_guard<std::mutex> lock(old_log_mu_);
+      if (old_log_ == nullptr) return absl::OkStatus();
+      synced = old_log_->Sync();
+      if (synced.ok()) DropOldWalLocked();
+    }
+    if (synced.ok()) return synced;
+    return SetFatal(absl::Status(
+        synced.code(), absl::StrCat("WAL sync failed; the store refuses writes until reopened: ",
+                                    synced.message())));
+  }
+
+  // Called once a flush has made the writes of WALs below `log_number` durable in a segment: the
+  // previous WAL, if still open, need never be synced now.
+  void CloseFlushedWal(uint64_t log_number) {
+    std::lock_guard<std::mutex> lock(old_log_mu_);
+    if (old_log_ != nullptr && old_log_number_ < log_number) DropOldWalLocked();
+  }
+
+  void DropOldWalLocked() {
+    old_log_->Close().IgnoreError();  // Nothing depends on it any more.
+    old_log_.reset();
+    have_old_log_.store(false, std::memory_order_release);
   }
 
   // ---- Writing -------------------------------------------------------------------------------
@@ -754,7 +791,8 @@ class Engine {
   absl::Status AppendAndApply(BatchRep* group, bool sync) {
     const uint64_t first = last_sequence_.load(std::memory_order_relaxed) + 1;
     group->SetSequence(first);
-    absl::Status s = log_->AddRecord(group->payload(), sync);
+    absl::Status s = sync ? SyncOldWal() : absl::OkStatus();
+    if (s.ok()) s = log_->AddRecord(group->payload(), sync);
     if (!s.ok()) {
       // The log may now end in a partial record; appending after it would turn a torn tail into
       // mid-log damage. And after a failed sync the kernel may have dropped the data while a
@@ -1123,6 +1161,7 @@ class Engine {
     }
     done_cv_.notify_all();
     work_cv_.notify_all();  // Both background threads wait on it (see SwitchMemTable).
+    if (flushed) CloseFlushedWal(log_number);
     DeleteObsoleteFiles();
     return absl::OkStatus();
   }
@@ -1176,6 +1215,12 @@ class Engine {
   std::deque<Writer*> writers_;  // Guarded by queue_mu_; the front one is the leader.
   // Used only by the leader:
   std::unique_ptr<LogWriter> log_;
+  // The WAL before log_, while it may still need a sync (see NewWal). A leaf lock: nothing else
+  // is taken while it is held.
+  std::mutex old_log_mu_;
+  std::unique_ptr<LogWriter> old_log_;  // Guarded by old_log_mu_.
+  uint64_t old_log_number_ = 0;         // Guarded by old_log_mu_.
+  std::atomic<bool> have_old_log_{false};
   BatchRep group_batch_;
   mutable std::mutex manifest_mu_;  // Verify() takes it too.
   std::mutex compaction_mu_;
