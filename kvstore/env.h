@@ -18,6 +18,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -210,6 +211,11 @@ class PosixWritableFile final : public WritableFile {
 // the writes, so a full disk is an error returned by Append, never a SIGBUS on a store to the map.
 // Close trims the reservation; after a crash the file ends in zeros, which the WAL reader treats as
 // the end of the log.
+//
+// Reserving, mapping and faulting in a chunk costs about a microsecond per 4 KiB page, more than
+// the copies of the records that fill it. So once half of a chunk is used, a helper thread prepares
+// the next one, and the writer only swaps mappings; an error there (a full disk) is returned by
+// the Append that needs the chunk, as if it had been prepared then.
 class PosixMappedLogFile final : public WritableFile {
  public:
   // Chunks start small (a store with a small MemTable writes small WALs) and double.
@@ -229,13 +235,17 @@ class PosixMappedLogFile final : public WritableFile {
 
   absl::Status Append(absl::string_view data) override {
     while (!data.empty()) {
-      if (offset_ == chunk_end_) {
+      if (offset_ == current_.end()) {
         if (absl::Status s = NextChunk(); !s.ok()) return s;
       }
-      const size_t n = std::min<uint64_t>(data.size(), chunk_end_ - offset_);
-      std::memcpy(map_ + (offset_ - chunk_start_), data.data(), n);
+      const size_t n = std::min<uint64_t>(data.size(), current_.end() - offset_);
+      std::memcpy(current_.map + (offset_ - current_.start), data.data(), n);
       offset_ += n;
       data.remove_prefix(n);
+    }
+    if (!preparing_.joinable() && offset_ - current_.start >= current_.bytes / 2) {
+      const uint64_t start = current_.end(), bytes = NextChunkBytes(current_.bytes);
+      preparing_ = std::thread([this, start, bytes] { next_ = MapChunk(start, bytes); });
     }
     return absl::OkStatus();
   }
@@ -250,7 +260,8 @@ class PosixMappedLogFile final : public WritableFile {
 
   absl::Status Close() override {
     if (fd_ < 0) return absl::OkStatus();
-    Unmap();
+    TakePrepared().Unmap();
+    current_.Unmap();
     absl::Status s;
     if (::ftruncate(fd_, static_cast<off_t>(offset_)) != 0) s = PosixError("ftruncate", path_, errno);
     if (::close(fd_) != 0 && s.ok()) s = PosixError("close", path_, errno);
@@ -259,47 +270,79 @@ class PosixMappedLogFile final : public WritableFile {
   }
 
  private:
-  absl::Status NextChunk() {
-    Unmap();
-    const uint64_t start = chunk_end_;
-    const uint64_t bytes =
-        map_bytes_ == 0 ? kFirstChunkBytes : std::min<uint64_t>(map_bytes_ * 2, kMaxChunkBytes);
+  struct Chunk {
+    char* map = nullptr;
+    uint64_t start = 0;
+    uint64_t bytes = 0;
+    absl::Status status;
+
+    uint64_t end() const { return start + bytes; }
+    void Unmap() {
+      if (map != nullptr) ::munmap(map, bytes);
+      map = nullptr;
+    }
+  };
+
+  static uint64_t NextChunkBytes(uint64_t bytes) {
+    return bytes == 0 ? kFirstChunkBytes : std::min<uint64_t>(bytes * 2, kMaxChunkBytes);
+  }
+
+  // Reserves [start, start + bytes) of the file and maps it, faulted in writable.
+  Chunk MapChunk(uint64_t start, uint64_t bytes) const {
+    Chunk chunk;
+    chunk.start = start;
+    chunk.bytes = bytes;
     if (int error = ::posix_fallocate(fd_, static_cast<off_t>(start), static_cast<off_t>(bytes));
         error != 0) {
-      return PosixError("cannot reserve space in", path_, error);
+      chunk.status = PosixError("cannot reserve space in", path_, error);
+      return chunk;
     }
     void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
                        static_cast<off_t>(start));
-    if (map == MAP_FAILED) return PosixError("cannot map", path_, errno);
+    if (map == MAP_FAILED) {
+      chunk.status = PosixError("cannot map", path_, errno);
+      return chunk;
+    }
     // Fault the pages in writable now, in one call: otherwise every first store to a page of a
-    // shared mapping traps (to mark it dirty), which costs more than the records written to it.
-    // Kernels before 5.14 lack MADV_POPULATE_WRITE; MAP_POPULATE's read-only mapping is the
-    // fallback there.
+    // shared mapping traps (to mark it dirty). Kernels before 5.14 lack MADV_POPULATE_WRITE;
+    // MAP_POPULATE's read-only mapping is the fallback there.
     if (::madvise(map, bytes, kPopulateWrite) != 0) {
       ::munmap(map, bytes);
       map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_,
                    static_cast<off_t>(start));
-      if (map == MAP_FAILED) return PosixError("cannot map", path_, errno);
+      if (map == MAP_FAILED) {
+        chunk.status = PosixError("cannot map", path_, errno);
+        return chunk;
+      }
     }
-    map_ = static_cast<char*>(map);
-    map_bytes_ = bytes;
-    chunk_start_ = start;
-    chunk_end_ = start + bytes;
-    return absl::OkStatus();
+    chunk.map = static_cast<char*>(map);
+    return chunk;
   }
 
-  void Unmap() {
-    if (map_ != nullptr) ::munmap(map_, map_bytes_);
-    map_ = nullptr;
+  // The chunk the helper thread prepared, once it is done; an empty one if none was started.
+  Chunk TakePrepared() {
+    if (!preparing_.joinable()) return Chunk();
+    preparing_.join();
+    return std::move(next_);
+  }
+
+  absl::Status NextChunk() {
+    Chunk next = TakePrepared();
+    if (next.map == nullptr && next.status.ok()) {
+      next = MapChunk(current_.end(), NextChunkBytes(current_.bytes));
+    }
+    if (!next.status.ok()) return next.status;
+    current_.Unmap();
+    current_ = std::move(next);
+    return absl::OkStatus();
   }
 
   std::string path_;
   int fd_;
-  char* map_ = nullptr;
-  uint64_t map_bytes_ = 0;
-  uint64_t chunk_start_ = 0;
-  uint64_t chunk_end_ = 0;
+  Chunk current_;
   uint64_t offset_ = 0;
+  std::thread preparing_;  // Prepares next_ while running.
+  Chunk next_;
 };
 
 // Segments are immutable once written, so they are mapped: a read is a memory access, and the

@@ -545,6 +545,11 @@ class Segment {
     absl::string_view bytes;
     KV_RETURN_IF_ERROR(file_->Read(h.offset, h.size, &bytes, scratch->data()));
     if (bytes.size() != h.size) return Corruption(absl::StrCat("block ", b, " is truncated"));
+    // A lookup reads the block's trailer (its count, fingerprints and offsets, the last 256 bytes
+    // or so) before anything else: ask for those cache lines together, not one miss after another.
+    for (size_t back = 16; back <= 256 && back <= bytes.size(); back += 64) {
+      __builtin_prefetch(bytes.data() + bytes.size() - back);
+    }
     // With a stable mapping, bytes verified once stay verified; otherwise verify every read.
     const bool trusted = stable_views_ && !verify && verified_[b].load(std::memory_order_acquire);
     if (!trusted) {
