@@ -41,19 +41,24 @@ inline size_t SharedPrefixLength(absl::string_view a, absl::string_view b) {
   return i;
 }
 
+// Key bytes [from, from + n) (n <= 8) as a big-endian number, missing bytes as zeros: numbers
+// taken at the same offset order like the keys, ties aside.
+inline uint64_t KeyBytesAsNumber(absl::string_view key, size_t from, size_t n) {
+  uint64_t number = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t at = from + i;
+    number = (number << 8) | (at < key.size() ? static_cast<uint8_t>(key[at]) : 0);
+  }
+  return number;
+}
+
 // The 4 key bytes after the `shared` bytes every key of a block has in common, as a big-endian
 // number, zero-padded. For keys with that common prefix, fingerprints order like the keys (a
 // smaller fingerprint means a smaller key), so a block is searched in its dense fingerprint array
 // and only records with the searched fingerprint are read: one cache line of records, not one per
 // step of a binary search.
 inline uint32_t KeyFingerprint(absl::string_view key, size_t shared) {
-  uint32_t fingerprint = 0;
-  for (size_t i = 0; i < 4; ++i) {
-    const size_t at = shared + i;
-    const uint32_t byte = at < key.size() ? static_cast<uint8_t>(key[at]) : 0;
-    fingerprint |= byte << (24 - 8 * i);
-  }
-  return fingerprint;
+  return static_cast<uint32_t>(KeyBytesAsNumber(key, shared, 4));
 }
 
 // Salts keep a checksum of one part of a file from validating as another part.
@@ -506,15 +511,7 @@ class Segment {
   // number, zero-padded. If two prefixes differ, the keys compare the same way, so most steps of a
   // search touch only the dense prefix array. (Keys often share a long prefix, like zero-padded
   // numbers or a table name: the bytes right after it are the ones that tell keys apart.)
-  uint64_t KeyPrefix(absl::string_view key) const {
-    uint64_t prefix = 0;
-    for (size_t i = 0; i < 8; ++i) {
-      const size_t at = index_shared_ + i;
-      const uint64_t byte = at < key.size() ? static_cast<uint8_t>(key[at]) : 0;
-      prefix |= byte << (56 - 8 * i);
-    }
-    return prefix;
-  }
+  uint64_t KeyPrefix(absl::string_view key) const { return KeyBytesAsNumber(key, index_shared_, 8); }
 
   // First block whose last version is at or after (key, tag); blocks_.size() if none.
   size_t FindBlock(absl::string_view key, uint64_t tag) const {
