@@ -416,7 +416,7 @@ def larger_records_section(out_dir, raw_dir, engines, large, config, machine):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--db_bench", required=True, help="path of the db_bench binary")
     parser.add_argument("--seed_workload", help="path of the seed_workload binary")
     parser.add_argument("--out", default=None,

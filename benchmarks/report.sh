@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `tools/bazel run //benchmarks:report [-- flags]`: runs db_bench once per engine and
-# seed_workload, then writes report.md and ops_per_sec.png (see report.py for the flags).
+# `tools/bazel run //benchmarks:report [-- flags]`: runs db_bench once per engine for each record
+# size (100-byte and 1000-byte values) and seed_workload, then writes report.md, ops_per_sec.png
+# and ops_per_sec_large.png (see report.py for the flags).
 set -euo pipefail
 
 # The binaries are this target's runfiles: next to the script under `bazel run`, or wherever
