@@ -538,7 +538,9 @@ class Segment {
 
   absl::Status ReadBlock(size_t b, bool verify, std::string* scratch, Block* block) const {
     const BlockHandle& h = blocks_[b];
-    if (scratch->size() < h.size) scratch->resize(h.size);
+    // A mapped file returns views into itself: growing (and zeroing) 4 KiB of scratch for every
+    // lookup would cost more than the lookup's own work.
+    if (!stable_views_ && scratch->size() < h.size) scratch->resize(h.size);
     absl::string_view bytes;
     KV_RETURN_IF_ERROR(file_->Read(h.offset, h.size, &bytes, scratch->data()));
     if (bytes.size() != h.size) return Corruption(absl::StrCat("block ", b, " is truncated"));
