@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -310,23 +311,20 @@ class PosixMappedLogFile final : public WritableFile {
       chunk.status = PosixError("cannot reserve space in", path_, error);
       return chunk;
     }
-    void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
-                       static_cast<off_t>(start));
-    if (map == MAP_FAILED) {
-      chunk.status = PosixError("cannot map", path_, errno);
-      return chunk;
-    }
+    auto map_with = [&](int flags) {
+      return ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, flags, fd_, static_cast<off_t>(start));
+    };
+    void* map = map_with(MAP_SHARED);
     // Fault the pages in writable now, in one call: otherwise every first store to a page of a
     // shared mapping traps (to mark it dirty). Kernels before 5.14 lack MADV_POPULATE_WRITE;
     // MAP_POPULATE's read-only mapping is the fallback there.
-    if (::madvise(map, bytes, kPopulateWrite) != 0) {
+    if (map != MAP_FAILED && ::madvise(map, bytes, kPopulateWrite) != 0) {
       ::munmap(map, bytes);
-      map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_,
-                   static_cast<off_t>(start));
-      if (map == MAP_FAILED) {
-        chunk.status = PosixError("cannot map", path_, errno);
-        return chunk;
-      }
+      map = map_with(MAP_SHARED | MAP_POPULATE);
+    }
+    if (map == MAP_FAILED) {
+      chunk.status = PosixError("cannot map", path_, errno);
+      return chunk;
     }
     chunk.map = static_cast<char*>(map);
     return chunk;
@@ -336,7 +334,7 @@ class PosixMappedLogFile final : public WritableFile {
   Chunk TakePrepared() {
     if (!preparing_.joinable()) return Chunk();
     preparing_.join();
-    return std::move(next_);
+    return std::exchange(next_, Chunk());
   }
 
   absl::Status NextChunk() {

@@ -531,10 +531,15 @@ class Engine {
 
   absl::Status SetFatal(absl::Status s) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (fatal_.ok()) fatal_ = s;
-    writes_refused_.store(true, std::memory_order_release);
+    SetFatalLocked(s);
     done_cv_.notify_all();
     return s;
+  }
+
+  // The first failure wins; writes are refused from now on.
+  void SetFatalLocked(absl::Status s) {
+    if (fatal_.ok()) fatal_ = std::move(s);
+    writes_refused_.store(true, std::memory_order_release);
   }
 
   absl::Status WritableState() const {
@@ -811,8 +816,9 @@ class Engine {
   absl::Status AppendAndApply(BatchRep* group, bool sync) {
     const uint64_t first = last_sequence_.load(std::memory_order_relaxed) + 1;
     group->SetSequence(first);
-    absl::Status s = sync ? SyncBeforeSyncedWrite() : absl::OkStatus();
-    if (s.ok()) s = log_->AddRecord(group->payload(), sync);
+    // Already sticky on failure, with a message of its own.
+    if (sync) KV_RETURN_IF_ERROR(SyncBeforeSyncedWrite());
+    absl::Status s = log_->AddRecord(group->payload(), sync);
     if (!s.ok()) {
       // The log may now end in a partial record; appending after it would turn a torn tail into
       // mid-log damage. And after a failed sync the kernel may have dropped the data while a
@@ -910,10 +916,9 @@ class Engine {
       lock.unlock();
       absl::Status s = FlushImmutable(imm);
       lock.lock();
-      if (!s.ok() && fatal_.ok()) {
-        fatal_ = absl::Status(s.code(), absl::StrCat("flush failed; the store refuses writes "
-                                                     "until reopened: ", s.message()));
-        writes_refused_.store(true, std::memory_order_release);
+      if (!s.ok()) {
+        SetFatalLocked(absl::Status(s.code(), absl::StrCat("flush failed; the store refuses writes "
+                                                           "until reopened: ", s.message())));
       }
       done_cv_.notify_all();
       work_cv_.notify_all();
@@ -941,10 +946,9 @@ class Engine {
       }
       lock.lock();
       compaction_busy_ = false;
-      if (!s.ok() && fatal_.ok()) {
-        fatal_ = absl::Status(s.code(), absl::StrCat("compaction failed; the store refuses writes "
-                                                     "until reopened: ", s.message()));
-        writes_refused_.store(true, std::memory_order_release);
+      if (!s.ok()) {
+        SetFatalLocked(absl::Status(s.code(), absl::StrCat("compaction failed; the store refuses "
+                                                           "writes until reopened: ", s.message())));
       }
       done_cv_.notify_all();
     }

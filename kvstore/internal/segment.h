@@ -41,6 +41,13 @@ inline size_t SharedPrefixLength(absl::string_view a, absl::string_view b) {
   return i;
 }
 
+// How `key` sorts against keys that all start with `common`: negative if before all of them,
+// positive if after all of them, 0 if it starts with `common` too.
+inline int CompareWithSharedPrefix(absl::string_view key, absl::string_view common) {
+  const int c = key.substr(0, common.size()).compare(common);
+  return c != 0 ? c : (key.size() < common.size() ? -1 : 0);
+}
+
 // Key bytes [from, from + n) (n <= 8) as a big-endian number, missing bytes as zeros: numbers
 // taken at the same offset order like the keys, ties aside.
 inline uint64_t KeyBytesAsNumber(absl::string_view key, size_t from, size_t n) {
@@ -256,15 +263,13 @@ class Block {
   // record it had to read does not parse.
   bool LowerBound(absl::string_view key, uint64_t tag, absl::string_view last_key,
                   uint32_t* position) const {
-    // Every key of the block starts with these bytes; a key that does not sorts before them all
-    // or after them all.
-    const absl::string_view common = last_key.substr(0, std::min<size_t>(shared_, last_key.size()));
-    const int c = key.substr(0, common.size()).compare(common);
-    if (c != 0 || key.size() < common.size()) {
+    // Every key of the block starts with these bytes.
+    const int c = CompareWithSharedPrefix(key, last_key.substr(0, shared_));
+    if (c != 0) {
       *position = c > 0 ? count_ : 0;
       return true;
     }
-    return SearchFingerprints(key, tag, position);
+    return Find(key, tag, position);
   }
 
   // For a point lookup: like LowerBound when the key starts with the bytes the block's keys share;
@@ -272,19 +277,6 @@ class Block {
   // versions of the key, the position is that of its first version at or after `tag`. It needs
   // no last key: skipping LowerBound's prefix test saves a lookup a cache miss in the index.
   bool Find(absl::string_view key, uint64_t tag, uint32_t* position) const {
-    return SearchFingerprints(key, tag, position);
-  }
-
-  // Whether record i's stored fingerprint and the block's shared prefix agree with its key and
-  // `last_key` (as LowerBound relies on); for Verify.
-  bool ConsistentAt(uint32_t i, const Record& record, absl::string_view last_key) const {
-    return SharedPrefixLength(record.key, last_key) >= shared_ &&
-           FingerprintAt(i) == KeyFingerprint(record.key, shared_) &&
-           (i == 0 || FingerprintAt(i - 1) <= FingerprintAt(i));
-  }
-
- private:
-  bool SearchFingerprints(absl::string_view key, uint64_t tag, uint32_t* position) const {
     const uint32_t fingerprint = KeyFingerprint(key, shared_);
     uint32_t lo = 0, hi = count_;
     while (lo < hi) {
@@ -305,6 +297,15 @@ class Block {
     return true;
   }
 
+  // Whether record i's stored fingerprint and the block's shared prefix agree with its key and
+  // `last_key` (as LowerBound relies on); for Verify.
+  bool ConsistentAt(uint32_t i, const Record& record, absl::string_view last_key) const {
+    return SharedPrefixLength(record.key, last_key) >= shared_ &&
+           FingerprintAt(i) == KeyFingerprint(record.key, shared_) &&
+           (i == 0 || FingerprintAt(i - 1) <= FingerprintAt(i));
+  }
+
+ private:
   uint32_t FingerprintAt(uint32_t i) const { return DecodeFixed32(fingerprints_ + size_t{i} * 4); }
 
   const char* data_ = nullptr;
@@ -525,10 +526,10 @@ class Segment {
 
   // First block whose last version is at or after (key, tag); blocks_.size() if none.
   size_t FindBlock(absl::string_view key, uint64_t tag) const {
-    // A key without the prefix every key of the segment has sorts before them all or after them all.
-    const absl::string_view common = absl::string_view(info_.smallest_key).substr(0, index_shared_);
-    const int c = key.substr(0, common.size()).compare(common);
-    if (c != 0 || key.size() < common.size()) return c > 0 ? blocks_.size() : 0;
+    // Every key of the segment starts with these bytes.
+    const int c = CompareWithSharedPrefix(
+        key, absl::string_view(info_.smallest_key).substr(0, index_shared_));
+    if (c != 0) return c > 0 ? blocks_.size() : 0;
     const uint64_t prefix = KeyPrefix(key);
     size_t lo = 0, hi = blocks_.size();
     while (lo < hi) {
