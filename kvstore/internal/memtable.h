@@ -30,68 +30,21 @@
 
 namespace kvstore::internal {
 
-// Memory for MemTables, mapped and unmapped directly rather than taken from malloc: a freed
-// MemTable then returns its memory to the OS (malloc keeps freed heap memory in the process, so the
-// process would hold its largest MemTables' worth for good), and MAP_POPULATE faults a block's
-// pages in with one system call instead of one page fault per 4 KiB on first write. A store's
-// MemTables share one pool that keeps up to one MemTable's worth of freed standard blocks for the
-// next MemTable, which then writes into memory that is mapped already.
-class ArenaBlockPool {
- public:
-  static constexpr size_t kBlockBytes = 256 * 1024;
-
-  explicit ArenaBlockPool(size_t max_bytes) : max_blocks_(max_bytes / kBlockBytes) {}
-  ArenaBlockPool(const ArenaBlockPool&) = delete;
-  ArenaBlockPool& operator=(const ArenaBlockPool&) = delete;
-  ~ArenaBlockPool() {
-    for (char* block : free_) Unmap(block, kBlockBytes);
-  }
-
-  // A block of `bytes`: a kept one if `bytes` is standard and one is free, else a new mapping.
-  char* Take(size_t bytes) {
-    if (bytes == kBlockBytes) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!free_.empty()) {
-        char* block = free_.back();
-        free_.pop_back();
-        return block;
-      }
-    }
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();  // As new would: the store cannot hold the write.
-    return static_cast<char*>(p);
-  }
-
-  void Give(char* block, size_t bytes) {
-    if (bytes == kBlockBytes) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (free_.size() < max_blocks_) {
-        free_.push_back(block);
-        return;
-      }
-    }
-    Unmap(block, bytes);
-  }
-
- private:
-  static void Unmap(char* block, size_t bytes) { ::munmap(block, bytes); }
-
-  const size_t max_blocks_;
-  std::mutex mu_;
-  std::vector<char*> free_;  // Guarded by mu_.
-};
-
 // Bump allocator for MemTable contents: one allocation per write, freed all at once.
+//
+// Blocks are mapped and unmapped directly rather than taken from malloc: a freed MemTable then
+// returns its memory to the OS (malloc keeps freed heap memory in the process, so the process
+// would hold its largest MemTables' worth for good), and MAP_POPULATE faults a block's pages in
+// with one system call instead of one page fault per 4 KiB on first write. Nothing is kept for
+// the next MemTable: a kept MemTable's worth of blocks measured as that much more peak RSS and no
+// faster writes.
 class Arena {
  public:
-  // Without a pool, the arena has one of its own that keeps nothing.
-  explicit Arena(std::shared_ptr<ArenaBlockPool> pool = nullptr)
-      : pool_(pool != nullptr ? std::move(pool) : std::make_shared<ArenaBlockPool>(0)) {}
+  Arena() = default;
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
   ~Arena() {
-    for (const auto& [block, bytes] : blocks_) pool_->Give(block, bytes);
+    for (const auto& [block, bytes] : blocks_) ::munmap(block, bytes);
   }
 
   char* Allocate(size_t bytes) {
@@ -114,16 +67,17 @@ class Arena {
   size_t MemoryUsage() const { return usage_.load(std::memory_order_relaxed); }
 
  private:
-  static constexpr size_t kBlockBytes = ArenaBlockPool::kBlockBytes;
+  static constexpr size_t kBlockBytes = 256 * 1024;
 
   char* NewBlock(size_t bytes) {
     blocks_.reserve(blocks_.size() + 1);  // So that the block is never lost if this throws.
-    char* block = pool_->Take(bytes);
-    blocks_.emplace_back(block, bytes);
-    return block;
+    void* block = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (block == MAP_FAILED) throw std::bad_alloc();  // As new would: the store cannot hold the write.
+    blocks_.emplace_back(static_cast<char*>(block), bytes);
+    return static_cast<char*>(block);
   }
 
-  std::shared_ptr<ArenaBlockPool> pool_;
   std::vector<std::pair<char*, size_t>> blocks_;
   char* ptr_ = nullptr;
   size_t remaining_ = 0;
@@ -165,7 +119,7 @@ class MemTable {
 
   using SortedView = std::vector<const KeyEntry*>;
 
-  explicit MemTable(std::shared_ptr<ArenaBlockPool> pool = nullptr) : arena_(std::move(pool)) {}
+  MemTable() = default;
   MemTable(const MemTable&) = delete;
   MemTable& operator=(const MemTable&) = delete;
 
