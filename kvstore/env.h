@@ -232,9 +232,12 @@ class PosixWritableFile final : public WritableFile {
 // the Append that needs the chunk, as if it had been prepared then.
 class PosixMappedLogFile final : public WritableFile {
  public:
-  // Chunks start small (a store with a small MemTable writes small WALs) and double.
+  // Chunks start small (a store with a small MemTable writes small WALs) and double. A chunk's
+  // pages stay resident (in the process's RSS) until it is unmapped, and two are mapped at a time
+  // (the current one and the one prepared), so chunks stop growing at 1 MiB: measured, 4 MiB
+  // chunks cost 6-10 MiB of peak RSS and wrote no faster.
   static constexpr uint64_t kFirstChunkBytes = 64 << 10;
-  static constexpr uint64_t kMaxChunkBytes = 4 << 20;
+  static constexpr uint64_t kMaxChunkBytes = 1 << 20;
 #ifdef MADV_POPULATE_WRITE
   static constexpr int kPopulateWrite = MADV_POPULATE_WRITE;
 #else
