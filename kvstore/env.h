@@ -45,7 +45,8 @@ class RandomAccessFile {
  public:
   virtual ~RandomAccessFile() = default;
   // Reads up to `n` bytes at `offset`. `*result` may point into `scratch` (which must hold `n`
-  // bytes) or into memory the file owns.
+  // bytes) or into memory the file owns. A file with StableViews never uses `scratch`, and
+  // callers may pass nullptr to it.
   virtual absl::Status Read(uint64_t offset, size_t n, absl::string_view* result,
                             char* scratch) const = 0;
   virtual uint64_t Size() const = 0;

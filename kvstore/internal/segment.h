@@ -329,6 +329,9 @@ class Segment {
     KV_RETURN_IF_ERROR(segment->Load());
     return segment;
   }
+  // Not copied or moved: filter_ may point into filter_storage_.
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
 
   const SegmentInfo& info() const { return info_; }
   const std::string& file_name() const { return name_; }
@@ -336,7 +339,7 @@ class Segment {
 
   // Bytes this segment keeps in memory for lookups: its filter and its index.
   size_t MemoryUsage() const {
-    return filter_.capacity() + index_keys_.capacity() + blocks_.capacity() * sizeof(BlockHandle) +
+    return filter_.size() + index_keys_.capacity() + blocks_.capacity() * sizeof(BlockHandle) +
            block_prefixes_.capacity() * sizeof(uint64_t);
   }
 
@@ -575,20 +578,30 @@ class Segment {
     return absl::OkStatus();
   }
 
+  // Reads and verifies [offset, offset + size), a region ending in its checksum, and points
+  // `*result` at the bytes before the checksum: into the mapping when the file lends stable views
+  // (a copy would double the memory the region takes), else into `*storage`.
   absl::Status ReadChecked(uint64_t offset, uint64_t size, uint64_t salt, absl::string_view what,
-                           std::string* out) const {
+                           std::string* storage, absl::string_view* result) const {
     if (size < 8 || offset > file_->Size() || size > file_->Size() - offset) {
       return Corruption(absl::StrCat(what, " lies outside the file"));
     }
-    out->resize(size);
+    char* scratch = nullptr;
+    if (!stable_views_) {
+      storage->resize(size);
+      scratch = storage->data();
+    }
     absl::string_view bytes;
-    KV_RETURN_IF_ERROR(file_->Read(offset, size, &bytes, out->data()));
+    KV_RETURN_IF_ERROR(file_->Read(offset, size, &bytes, scratch));
     if (bytes.size() != size) return Corruption(absl::StrCat(what, " is truncated"));
     if (Checksum(bytes.substr(0, size - 8), salt) != DecodeFixed64(bytes.data() + size - 8)) {
       return Corruption(absl::StrCat("checksum mismatch in ", what));
     }
-    if (bytes.data() != out->data()) out->assign(bytes.data(), bytes.size());
-    out->resize(size - 8);
+    if (scratch != nullptr && bytes.data() != scratch) {  // The file lent a view after all.
+      storage->assign(bytes.data(), bytes.size());
+      bytes = *storage;
+    }
+    *result = bytes.substr(0, size - 8);
     return absl::OkStatus();
   }
 
@@ -596,9 +609,10 @@ class Segment {
     const uint64_t size = file_->Size();
     stable_views_ = file_->StableViews();
     if (size < kSegmentFooterBytes) return Corruption("file too short for a footer");
-    std::string footer;
+    std::string footer_storage;
+    absl::string_view footer;
     KV_RETURN_IF_ERROR(ReadChecked(size - kSegmentFooterBytes, kSegmentFooterBytes, kFooterSalt,
-                                   "footer", &footer));
+                                   "footer", &footer_storage, &footer));
     const char* f = footer.data();
     const uint64_t filter_offset = DecodeFixed64(f);
     const uint64_t filter_size = DecodeFixed64(f + 8);
@@ -610,10 +624,16 @@ class Segment {
       return absl::FailedPreconditionError(absl::StrCat(
           name_, " has format version ", version, "; this build reads version ", kFormatVersion));
     }
-    KV_RETURN_IF_ERROR(ReadChecked(filter_offset, filter_size, kFilterSalt, "filter", &filter_));
-    std::string index;
-    KV_RETURN_IF_ERROR(ReadChecked(index_offset, index_size, kIndexSalt, "index", &index));
-    return ParseIndex(index, filter_offset);
+    KV_RETURN_IF_ERROR(
+        ReadChecked(filter_offset, filter_size, kFilterSalt, "filter", &filter_storage_, &filter_));
+    std::string index_storage;
+    absl::string_view index;
+    KV_RETURN_IF_ERROR(
+        ReadChecked(index_offset, index_size, kIndexSalt, "index", &index_storage, &index));
+    KV_RETURN_IF_ERROR(ParseIndex(index, filter_offset));
+    // The index now lives parsed in memory; its mapped pages would only add to the process's RSS.
+    file_->WillNotNeed(index_offset, index_size);
+    return absl::OkStatus();
   }
 
   absl::Status ParseIndex(absl::string_view in, uint64_t data_end) {
@@ -674,7 +694,8 @@ class Segment {
   std::unique_ptr<RandomAccessFile> file_;
   bool stable_views_ = false;
   SegmentInfo info_;
-  std::string filter_;
+  std::string filter_storage_;  // The filter's bytes, when the file cannot lend stable views.
+  absl::string_view filter_;    // Into the mapping or filter_storage_.
   std::string index_keys_;
   std::vector<BlockHandle> blocks_;
   std::vector<uint64_t> block_prefixes_;  // KeyPrefix of each block's last key.
