@@ -859,6 +859,86 @@ TEST(StoreTest, WriteBatchIsAllOrNothingForReaders) {
 
 // ---- Compaction ----------------------------------------------------------------------------
 
+// The sequence number of each version in the store's only segment, key by key in order.
+std::vector<std::vector<uint64_t>> SequencesInOnlySegment(const std::string& dir) {
+  const std::vector<fs::path> segments = FilesWithExtension(dir, ".seg");
+  EXPECT_EQ(segments.size(), 1u);
+  if (segments.size() != 1) return {};
+  const uint64_t number = std::stoull(segments[0].stem().string());
+  auto segment = ValueOrDie(internal::Segment<BloomFilter<10>>::Open(Env::Default(), dir, number));
+  std::vector<std::vector<uint64_t>> out;
+  std::string last_key;
+  internal::Segment<BloomFilter<10>>::Cursor cursor(segment, /*verify=*/true);
+  for (cursor.SeekToFirst(); cursor.Valid(); cursor.Next()) {
+    if (out.empty() || cursor.record().key != last_key) {
+      out.emplace_back();
+      last_key = std::string(cursor.record().key);
+    }
+    out.back().push_back(internal::TagSequence(cursor.record().tag));
+  }
+  KV_EXPECT_OK(cursor.status());
+  return out;
+}
+
+TEST(StoreTest, BottomSegmentWritesValuesNoSnapshotPredatesWithSequenceZero) {
+  Options options;
+  options.background_compaction = false;
+  const std::string dir = NewTempDir();
+  using Store = KVStore<int32_t, std::string>;
+  std::map<int32_t, std::string> old_state, latest;
+  std::vector<int32_t> probes;
+  for (int i = 0; i < 100; ++i) probes.push_back(i);
+  {
+    auto store = ValueOrDie(Store::Open(dir, options));
+    for (int i = 0; i < 100; ++i) {
+      KV_ASSERT_OK(store->Set(i, absl::StrCat("v1-", i)));
+      old_state[i] = absl::StrCat("v1-", i);
+    }
+    Snapshot snapshot = store->GetSnapshot();
+    ReadOptions at_snapshot;
+    at_snapshot.snapshot = &snapshot;
+    latest = old_state;
+    for (int i = 0; i < 50; ++i) {
+      KV_ASSERT_OK(store->Set(i, absl::StrCat("v2-", i)));
+      latest[i] = absl::StrCat("v2-", i);
+    }
+    KV_ASSERT_OK(store->Flush());
+    KV_ASSERT_OK(store->Compact());
+    // What the snapshot sees keeps no sequence; what is newer than the snapshot keeps its own.
+    const std::vector<std::vector<uint64_t>> with_snapshot = SequencesInOnlySegment(dir);
+    ASSERT_EQ(with_snapshot.size(), 100u);
+    for (int i = 0; i < 100; ++i) {
+      SCOPED_TRACE(i);
+      if (i < 50) {
+        ASSERT_EQ(with_snapshot[i].size(), 2u);
+        EXPECT_GT(with_snapshot[i][0], 0u);
+        EXPECT_EQ(with_snapshot[i][1], 0u);
+      } else {
+        EXPECT_THAT(with_snapshot[i], ::testing::ElementsAre(0u));
+      }
+    }
+    ExpectStoreEquals(*store, old_state, probes, at_snapshot);
+    ExpectStoreEquals(*store, latest, probes);
+
+    snapshot = Snapshot();
+    KV_ASSERT_OK(store->Compact());
+    for (const std::vector<uint64_t>& versions : SequencesInOnlySegment(dir)) {
+      EXPECT_THAT(versions, ::testing::ElementsAre(0u));
+    }
+    ExpectStoreEquals(*store, latest, probes);
+  }
+  // After a reopen, new writes still win over the versions stored with sequence 0.
+  auto store = ValueOrDie(Store::Open(dir, options));
+  ExpectStoreEquals(*store, latest, probes);
+  KV_ASSERT_OK(store->Set(7, "v3"));
+  latest[7] = "v3";
+  KV_ASSERT_OK(store->Flush());
+  ExpectStoreEquals(*store, latest, probes);
+  KV_ASSERT_OK(store->Compact());
+  ExpectStoreEquals(*store, latest, probes);
+  KV_ASSERT_OK(store->Verify());
+}
+
 TEST(StoreTest, CompactDropsSpaceAndKeepsData) {
   Options options;
   options.memtable_bytes = 16 * 1024;

@@ -163,6 +163,18 @@ class VersionPruner {
     return true;
   }
 
+  // The tag to write for a version Keep kept. At the bottom, a value no snapshot predates is
+  // written with sequence 0, as LevelDB does: no reader can tell it from any older state (at most
+  // one such version per key is kept, its last), and its tag then takes one byte instead of four
+  // or five, about 5% of a segment of small records.
+  uint64_t TagToWrite(uint64_t tag) const {
+    if (bottommost_ && TagKind(tag) == EntryKind::kValue &&
+        (snapshots_.empty() || TagSequence(tag) <= snapshots_.front())) {
+      return PackTag(0, EntryKind::kValue);
+    }
+    return tag;
+  }
+
  private:
   std::vector<uint64_t> snapshots_;
   bool bottommost_;
@@ -1052,7 +1064,7 @@ class Engine {
             for (const MemTable::KeyEntry* entry : *view) {
               for (const MemTable::Version* v = entry->newest(); v != nullptr; v = v->older) {
                 if (pruner.Keep(entry->key(), v->tag, v->older == nullptr)) {
-                  KV_RETURN_IF_ERROR(emit(entry->key(), v->tag, v->value()));
+                  KV_RETURN_IF_ERROR(emit(entry->key(), pruner.TagToWrite(v->tag), v->value()));
                 }
               }
             }
@@ -1119,7 +1131,9 @@ class Engine {
             for (const auto& c : cursors) {
               if (c.Valid() && c.record().key == key) last_of_key = false;
             }
-            if (pruner.Keep(key, tag, last_of_key)) KV_RETURN_IF_ERROR(emit(key, tag, value));
+            if (pruner.Keep(key, tag, last_of_key)) {
+              KV_RETURN_IF_ERROR(emit(key, pruner.TagToWrite(tag), value));
+            }
           }
         });
     if (!written.ok()) return ReleaseOutput(number, written.status());

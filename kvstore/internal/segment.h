@@ -105,7 +105,7 @@ class SegmentBuilder {
     PutVarint64(&block_, value.size());
     record_keys_.push_back({static_cast<uint32_t>(block_.size()), static_cast<uint32_t>(key.size())});
     block_.append(key.data(), key.size());
-    PutFixed64(&block_, tag);
+    PutVarint64(&block_, tag);
     block_.append(value.data(), value.size());
 
     if (info_.num_entries == 0) {
@@ -249,12 +249,11 @@ class Block {
     absl::string_view in(data_ + offset, records_end_ - offset);
     uint64_t key_size, value_size;
     if (!GetVarint64(&in, &key_size) || !GetVarint64(&in, &value_size)) return false;
-    if (key_size > in.size() || in.size() - key_size < 8 || value_size > in.size() - key_size - 8) {
-      return false;
-    }
+    if (key_size > in.size()) return false;
     record->key = in.substr(0, key_size);
-    record->tag = DecodeFixed64(in.data() + key_size);
-    record->value = in.substr(key_size + 8, value_size);
+    in.remove_prefix(key_size);
+    if (!GetVarint64(&in, &record->tag) || value_size > in.size()) return false;
+    record->value = in.substr(0, value_size);
     return true;
   }
 
