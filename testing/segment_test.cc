@@ -641,9 +641,9 @@ TEST(SegmentSearchTest, VerifyChecksFingerprints) {
   std::string contents = ReadFile(name);
   const Layout layout = ReadLayout(contents);
   const size_t block_size = layout.filter_offset;
-  const uint32_t count = DecodeFixed32(contents.data() + block_size - 12);
-  // The first fingerprint, after the record offsets.
-  char* fingerprint = contents.data() + block_size - 16 - 8 * size_t{count} + 4 * size_t{count};
+  const uint32_t count = DecodeFixed32(contents.data() + block_size - 12) & ~kWideOffsetsFlag;
+  // The first fingerprint: the fingerprints end where the block's trailer starts.
+  char* fingerprint = contents.data() + block_size - kBlockTrailerBytes - 4 * size_t{count};
   EncodeFixed32(fingerprint, DecodeFixed32(fingerprint) ^ 0x01000000);
   EncodeFixed64(contents.data() + block_size - 8,
                 Checksum(absl::string_view(contents.data(), block_size - 8), kDataBlockSalt));
@@ -653,6 +653,102 @@ TEST(SegmentSearchTest, VerifyChecksFingerprints) {
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_TRUE(Mentions(s, "fingerprint")) << s;
   EXPECT_TRUE(Mentions(s, name)) << s;
+}
+
+// Keys with a long common beginning cost their distinct bytes only: the block stores the prefix
+// its keys share once (format version 4), and every lookup and cursor still sees whole keys.
+TEST(SegmentFormatTest, BlocksStoreTheKeyPrefixTheyShareOnce) {
+  const std::string dir = testing::NewTempDir("segment_prefix");
+  KV_ASSERT_OK(Env::Default()->CreateDir(dir));
+  const std::string table(64, 't');
+  std::vector<Entry> entries;
+  for (int i = 0; i < 2000; ++i) {
+    entries.push_back({absl::StrFormat("%s%06d", table, i), PackTag(i + 1, EntryKind::kValue),
+                       absl::StrCat("v", i)});
+  }
+  const SegmentInfo info = BuildSegment<BloomFilter<10>>(dir, 1, entries, 4096);
+  // Whole keys alone would take 2000 * 70 bytes; their distinct bytes take a fraction of that.
+  EXPECT_LT(info.file_bytes, entries.size() * table.size() / 2) << info.file_bytes;
+  auto segment = ValueOrDie(Segment<BloomFilter<10>>::Open(Env::Default(), dir, 1));
+  KV_EXPECT_OK(segment->Verify());
+  for (const Entry& e : entries) {
+    std::string scratch;
+    bool found = false;
+    Record record;
+    KV_ASSERT_OK(segment->Get(e.key, kMaxSequence, false, &scratch, &found, &record));
+    ASSERT_TRUE(found) << e.key;
+    EXPECT_EQ(record.value, e.value);
+  }
+  // Keys that share the block prefix but are absent, and keys shorter than it.
+  for (const std::string& absent : {table + "0000005", table + "00000", table, std::string("t")}) {
+    std::string scratch;
+    bool found = true;
+    Record record;
+    KV_ASSERT_OK(segment->Get(absent, kMaxSequence, false, &scratch, &found, &record));
+    EXPECT_FALSE(found) << absent;
+  }
+  Segment<BloomFilter<10>>::Cursor cursor(segment, /*verify=*/true);
+  size_t i = 0;
+  for (cursor.SeekToFirst(); cursor.Valid(); cursor.Next(), ++i) {
+    ASSERT_LT(i, entries.size());
+    ASSERT_EQ(cursor.record().key, entries[i].key);
+    ASSERT_EQ(cursor.record().value, entries[i].value);
+  }
+  KV_EXPECT_OK(cursor.status());
+  EXPECT_EQ(i, entries.size());
+}
+
+// A block whose records start past 65535 bytes stores 4-byte record offsets and says so.
+TEST(SegmentFormatTest, LargeBlocksUseWideOffsets) {
+  const std::string dir = testing::NewTempDir("segment_wide");
+  KV_ASSERT_OK(Env::Default()->CreateDir(dir));
+  std::vector<Entry> entries;
+  for (int i = 0; i < 100; ++i) {
+    entries.push_back({absl::StrFormat("k%04d", i), PackTag(i + 1, EntryKind::kValue),
+                       std::string(2000 + i, static_cast<char>('a' + i % 26))});
+  }
+  BuildSegment<BloomFilter<10>>(dir, 1, entries, 1 << 20);  // One block of about 200 KB.
+  const std::string contents = ReadFile(SegmentFileName(dir, 1));
+  const size_t block_size = ReadLayout(contents).filter_offset;
+  const uint32_t count_word = DecodeFixed32(contents.data() + block_size - 12);
+  EXPECT_NE(count_word & kWideOffsetsFlag, 0u);
+  EXPECT_EQ(count_word & ~kWideOffsetsFlag, entries.size());
+  auto segment = ValueOrDie(Segment<BloomFilter<10>>::Open(Env::Default(), dir, 1));
+  KV_EXPECT_OK(segment->Verify());
+  Segment<BloomFilter<10>>::Cursor cursor(segment);
+  size_t i = 0;
+  for (cursor.SeekToFirst(); cursor.Valid(); cursor.Next(), ++i) {
+    ASSERT_EQ(cursor.record().key, entries[i].key);
+    ASSERT_EQ(cursor.record().value, entries[i].value);
+    std::string scratch;
+    bool found = false;
+    Record record;
+    KV_ASSERT_OK(segment->Get(entries[i].key, kMaxSequence, false, &scratch, &found, &record));
+    ASSERT_TRUE(found);
+    EXPECT_EQ(record.value, entries[i].value);
+  }
+  EXPECT_EQ(i, entries.size());
+}
+
+// A cursor's key lives in the cursor (rebuilt from the block's prefix), so moving the cursor must
+// keep its record readable, including a short key held inside the string object itself.
+TEST(SegmentFormatTest, MovedCursorKeepsItsRecord) {
+  const std::string dir = testing::NewTempDir("segment_move");
+  KV_ASSERT_OK(Env::Default()->CreateDir(dir));
+  const std::vector<Entry> entries = {{"ab", PackTag(1, EntryKind::kValue), "1"},
+                                      {"ac", PackTag(2, EntryKind::kValue), "2"}};
+  BuildSegment<BloomFilter<10>>(dir, 1, entries, 4096);
+  auto segment = ValueOrDie(Segment<BloomFilter<10>>::Open(Env::Default(), dir, 1));
+  Segment<BloomFilter<10>>::Cursor cursor(segment);
+  cursor.Seek("ac", LookupTag(kMaxSequence));
+  ASSERT_TRUE(cursor.Valid());
+  Segment<BloomFilter<10>>::Cursor moved(std::move(cursor));
+  ASSERT_TRUE(moved.Valid());
+  EXPECT_EQ(moved.record().key, "ac");
+  EXPECT_EQ(moved.record().value, "2");
+  moved.Prev();
+  ASSERT_TRUE(moved.Valid());
+  EXPECT_EQ(moved.record().key, "ab");
 }
 
 TEST(SegmentFilterTest, OpeningWithAnotherFilterIsRefused) {

@@ -10,6 +10,11 @@
 
 namespace kvstore::internal {
 
+inline void PutFixed16(std::string* out, uint16_t v) {
+  const char buf[2] = {static_cast<char>(v), static_cast<char>(v >> 8)};
+  out->append(buf, 2);
+}
+
 inline void PutFixed32(std::string* out, uint32_t v) {
   char buf[4];
   for (int i = 0; i < 4; ++i) buf[i] = static_cast<char>(v >> (8 * i));
@@ -20,6 +25,10 @@ inline void PutFixed64(std::string* out, uint64_t v) {
   char buf[8];
   for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(v >> (8 * i));
   out->append(buf, 8);
+}
+
+inline uint16_t DecodeFixed16(const char* p) {
+  return static_cast<uint16_t>(static_cast<uint8_t>(p[0]) | (static_cast<uint8_t>(p[1]) << 8));
 }
 
 inline uint32_t DecodeFixed32(const char* p) {

@@ -14,7 +14,7 @@
 namespace kvstore::internal {
 
 // Bumped whenever a file layout changes incompatibly; a store of another version is refused.
-inline constexpr uint32_t kFormatVersion = 3;
+inline constexpr uint32_t kFormatVersion = 4;
 
 enum class EntryKind : uint8_t {
   kDeletion = 0,

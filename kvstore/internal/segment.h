@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "kvstore/env.h"
@@ -24,14 +25,16 @@
 #include "kvstore/internal/coding.h"
 #include "kvstore/internal/format.h"
 #include "kvstore/internal/hash.h"
+#include "kvstore/internal/large_allocator.h"
 #include "kvstore/status.h"
 
 namespace kvstore::internal {
 
 inline constexpr uint64_t kSegmentMagic = 0x314745536b76736bULL;  // "kvskSEG1" little-endian
 inline constexpr size_t kSegmentFooterBytes = 8 * 4 + 4 + 8 + 8;
-inline constexpr size_t kBlockTrailerBytes = 4 + 4 + 8;  // shared prefix, record count, checksum
-inline constexpr size_t kBlockBytesPerRecord = 4 + 4;    // offset + fingerprint
+inline constexpr size_t kBlockTrailerBytes = 4 + 4 + 8;  // prefix length, record count, checksum
+// The high bit of a block's record count: its record offsets are fixed32, not fixed16.
+inline constexpr uint32_t kWideOffsetsFlag = uint32_t{1} << 31;
 
 // Bytes `a` and `b` have in common at their start.
 inline size_t SharedPrefixLength(absl::string_view a, absl::string_view b) {
@@ -169,12 +172,24 @@ class SegmentBuilder {
     auto key_at = [this](const std::pair<uint32_t, uint32_t>& k) {
       return absl::string_view(block_.data() + k.first, k.second);
     };
-    // Keys are sorted, so what the first and the last share, every key of the block shares.
+    // Keys are sorted, so what the first and the last share, every key of the block shares. It is
+    // stored once, and each record keeps only the bytes after it: keys with a common beginning
+    // (zero-padded numbers, a table name) then cost their distinct bytes only.
     const size_t shared = SharedPrefixLength(key_at(record_keys_.front()), key_at(record_keys_.back()));
-    for (uint32_t offset : record_offsets_) PutFixed32(&block_, offset);
-    for (const auto& k : record_keys_) PutFixed32(&block_, KeyFingerprint(key_at(k), shared));
+    fingerprints_.clear();
+    for (const auto& k : record_keys_) fingerprints_.push_back(KeyFingerprint(key_at(k), shared));
+    if (shared > 0) StripSharedPrefix(shared);
+    const bool wide = record_offsets_.back() > 0xffff;
+    for (uint32_t offset : record_offsets_) {
+      if (wide) {
+        PutFixed32(&block_, offset);
+      } else {
+        PutFixed16(&block_, static_cast<uint16_t>(offset));
+      }
+    }
+    for (uint32_t fingerprint : fingerprints_) PutFixed32(&block_, fingerprint);
     PutFixed32(&block_, static_cast<uint32_t>(shared));
-    PutFixed32(&block_, static_cast<uint32_t>(record_offsets_.size()));
+    PutFixed32(&block_, static_cast<uint32_t>(record_offsets_.size()) | (wide ? kWideOffsetsFlag : 0));
     PutFixed64(&block_, Checksum(block_, kDataBlockSalt));
 
     PutLengthPrefixed(&index_entries_, last_key_);
@@ -190,6 +205,27 @@ class SegmentBuilder {
     return absl::OkStatus();
   }
 
+  // Rewrites the records in block_ with their keys' first `shared` bytes left out, followed by
+  // those bytes once (the block's prefix), and updates record_offsets_ to match.
+  void StripSharedPrefix(size_t shared) {
+    stripped_.clear();
+    for (size_t i = 0; i < record_offsets_.size(); ++i) {
+      const auto [key_offset, key_size] = record_keys_[i];
+      absl::string_view header(block_.data() + record_offsets_[i], key_offset - record_offsets_[i]);
+      uint64_t ignored_key_size, value_size;
+      GetVarint64(&header, &ignored_key_size);
+      GetVarint64(&header, &value_size);
+      const size_t record_end = i + 1 < record_offsets_.size() ? record_offsets_[i + 1] : block_.size();
+      record_offsets_[i] = static_cast<uint32_t>(stripped_.size());
+      PutVarint64(&stripped_, key_size - shared);
+      PutVarint64(&stripped_, value_size);
+      // The key's distinct bytes, then its tag and value as they were.
+      stripped_.append(block_.data() + key_offset + shared, record_end - key_offset - shared);
+    }
+    stripped_.append(block_.data() + record_keys_.front().first, shared);
+    block_.swap(stripped_);
+  }
+
   absl::Status Write(absl::string_view bytes) {
     KV_RETURN_IF_ERROR(file_->Append(bytes));
     offset_ += bytes.size();
@@ -202,9 +238,11 @@ class SegmentBuilder {
   std::string block_;
   std::vector<uint32_t> record_offsets_;
   std::vector<std::pair<uint32_t, uint32_t>> record_keys_;  // offset and size of each key in block_
+  std::vector<uint32_t> fingerprints_;                      // of the block being finished
+  std::string stripped_;                                    // block_ without the shared prefix
   std::string index_entries_;
   uint32_t num_blocks_ = 0;
-  std::vector<uint64_t> key_hashes_;
+  std::vector<uint64_t, LargeBlockAllocator<uint64_t>> key_hashes_;
   std::string last_key_;
   uint64_t last_tag_ = 0;
   SegmentInfo info_;
@@ -213,6 +251,13 @@ class SegmentBuilder {
 // One record of a data block, parsed.
 struct Record {
   absl::string_view key;
+  uint64_t tag = 0;
+  absl::string_view value;
+};
+
+// One record of a data block as stored: its key without the prefix all keys of the block share.
+struct StoredRecord {
+  absl::string_view key_suffix;
   uint64_t tag = 0;
   absl::string_view value;
 };
@@ -226,57 +271,59 @@ class Block {
   static absl::StatusOr<Block> Parse(absl::string_view bytes) {
     Block block;
     if (bytes.size() < kBlockTrailerBytes) return absl::DataLossError("block too short");
-    const size_t body = bytes.size() - 8;
-    const uint32_t count = DecodeFixed32(bytes.data() + body - 4);
-    if (count == 0 || count > (body - 8) / kBlockBytesPerRecord) {
-      return absl::DataLossError("bad record count");
-    }
-    block.shared_ = DecodeFixed32(bytes.data() + body - 8);
-    block.records_end_ = body - 8 - size_t{count} * kBlockBytesPerRecord;
-    block.offsets_ = bytes.data() + block.records_end_;
-    block.fingerprints_ = block.offsets_ + size_t{count} * 4;
-    block.count_ = count;
+    const size_t trailer = bytes.size() - kBlockTrailerBytes;
+    const uint32_t count_word = DecodeFixed32(bytes.data() + trailer + 4);
+    const uint64_t count = count_word & ~kWideOffsetsFlag;
+    const uint64_t shared = DecodeFixed32(bytes.data() + trailer);
+    block.offset_bytes_ = (count_word & kWideOffsetsFlag) != 0 ? 4 : 2;
+    // 64-bit sums: neither a count nor a prefix length read from a damaged block can wrap them.
+    const uint64_t tables = shared + count * (block.offset_bytes_ + 4);
+    if (count == 0 || tables > trailer) return absl::DataLossError("bad record count");
+    block.records_end_ = trailer - static_cast<size_t>(tables);
+    block.prefix_ = bytes.substr(block.records_end_, static_cast<size_t>(shared));
+    block.offsets_ = block.prefix_.data() + shared;
+    block.fingerprints_ = block.offsets_ + count * block.offset_bytes_;
+    block.count_ = static_cast<uint32_t>(count);
     block.data_ = bytes.data();
     return block;
   }
 
   uint32_t size() const { return count_; }
 
+  // The bytes every key of the block starts with.
+  absl::string_view prefix() const { return prefix_; }
+
   // Parses record i; false if the record does not fit its block.
-  bool Get(uint32_t i, Record* record) const {
-    const uint32_t offset = DecodeFixed32(offsets_ + size_t{i} * 4);
+  bool Get(uint32_t i, StoredRecord* record) const {
+    const uint32_t offset = OffsetAt(i);
     if (offset >= records_end_) return false;
     absl::string_view in(data_ + offset, records_end_ - offset);
-    uint64_t key_size, value_size;
-    if (!GetVarint64(&in, &key_size) || !GetVarint64(&in, &value_size)) return false;
-    if (key_size > in.size()) return false;
-    record->key = in.substr(0, key_size);
-    in.remove_prefix(key_size);
+    uint64_t suffix_size, value_size;
+    if (!GetVarint64(&in, &suffix_size) || !GetVarint64(&in, &value_size)) return false;
+    if (suffix_size > in.size()) return false;
+    record->key_suffix = in.substr(0, suffix_size);
+    in.remove_prefix(suffix_size);
     if (!GetVarint64(&in, &record->tag) || value_size > in.size()) return false;
     record->value = in.substr(0, value_size);
     return true;
   }
 
-  // Position of the first record at or after (key, tag); size() if none. `last_key` is the
-  // block's last key as the index holds it (in memory, unlike the block's own keys). False if a
-  // record it had to read does not parse.
-  bool LowerBound(absl::string_view key, uint64_t tag, absl::string_view last_key,
-                  uint32_t* position) const {
-    // Every key of the block starts with these bytes.
-    const int c = CompareWithSharedPrefix(key, last_key.substr(0, shared_));
+  // Whether `record` (one of this block's) is a version of `key`.
+  bool IsVersionOf(const StoredRecord& record, absl::string_view key) const {
+    return key.size() == prefix_.size() + record.key_suffix.size() &&
+           key.substr(prefix_.size()) == record.key_suffix && absl::StartsWith(key, prefix_);
+  }
+
+  // Position of the first record at or after (key, tag); size() if none. False if a record it
+  // had to read does not parse.
+  bool LowerBound(absl::string_view key, uint64_t tag, uint32_t* position) const {
+    const int c = CompareWithSharedPrefix(key, prefix_);
     if (c != 0) {
       *position = c > 0 ? count_ : 0;
       return true;
     }
-    return Find(key, tag, position);
-  }
-
-  // For a point lookup: like LowerBound when the key starts with the bytes the block's keys share;
-  // otherwise some position, whose record (if any) is not the key. Either way, if the block holds
-  // versions of the key, the position is that of its first version at or after `tag`. It needs
-  // no last key: skipping LowerBound's prefix test saves a lookup a cache miss in the index.
-  bool Find(absl::string_view key, uint64_t tag, uint32_t* position) const {
-    const uint32_t fingerprint = KeyFingerprint(key, shared_);
+    const absl::string_view suffix = key.substr(prefix_.size());
+    const uint32_t fingerprint = KeyFingerprint(suffix, 0);
     uint32_t lo = 0, hi = count_;
     while (lo < hi) {
       const uint32_t mid = lo + (hi - lo) / 2;
@@ -288,31 +335,36 @@ class Block {
     }
     // Only records with the same fingerprint can be equal to the key or straddle it.
     for (; lo < count_ && FingerprintAt(lo) == fingerprint; ++lo) {
-      Record r;
+      StoredRecord r;
       if (!Get(lo, &r)) return false;
-      if (CompareVersions(r.key, r.tag, key, tag) >= 0) break;
+      if (CompareVersions(r.key_suffix, r.tag, suffix, tag) >= 0) break;
     }
     *position = lo;
     return true;
   }
 
-  // Whether record i's stored fingerprint and the block's shared prefix agree with its key and
+  // Whether record i's stored fingerprint and the block's prefix agree with its key and
   // `last_key` (as LowerBound relies on); for Verify.
-  bool ConsistentAt(uint32_t i, const Record& record, absl::string_view last_key) const {
-    return SharedPrefixLength(record.key, last_key) >= shared_ &&
-           FingerprintAt(i) == KeyFingerprint(record.key, shared_) &&
+  bool ConsistentAt(uint32_t i, const StoredRecord& record, absl::string_view last_key) const {
+    return absl::StartsWith(last_key, prefix_) &&
+           FingerprintAt(i) == KeyFingerprint(record.key_suffix, 0) &&
            (i == 0 || FingerprintAt(i - 1) <= FingerprintAt(i));
   }
 
  private:
+  uint32_t OffsetAt(uint32_t i) const {
+    return offset_bytes_ == 2 ? DecodeFixed16(offsets_ + size_t{i} * 2)
+                              : DecodeFixed32(offsets_ + size_t{i} * 4);
+  }
   uint32_t FingerprintAt(uint32_t i) const { return DecodeFixed32(fingerprints_ + size_t{i} * 4); }
 
   const char* data_ = nullptr;
+  absl::string_view prefix_;
   const char* offsets_ = nullptr;
   const char* fingerprints_ = nullptr;
   size_t records_end_ = 0;
   uint32_t count_ = 0;
-  uint32_t shared_ = 0;
+  uint32_t offset_bytes_ = 2;
 };
 
 // An open segment, shared by readers, iterators and compactions.
@@ -345,7 +397,8 @@ class Segment {
   bool MayContain(uint64_t key_hash) const { return Filter::MayContain(filter_, key_hash); }
 
   // Finds the newest version of `key` at or below `sequence`. On success `*found` tells whether
-  // the segment has one; `record` views memory that lives as long as this segment, or `*scratch`.
+  // the segment has one; `record` views `key` and memory that lives as long as this segment, or
+  // `*scratch`.
   absl::Status Get(absl::string_view key, uint64_t sequence, bool verify, std::string* scratch,
                    bool* found, Record* record) const {
     *found = false;
@@ -355,15 +408,19 @@ class Segment {
     Block block;
     KV_RETURN_IF_ERROR(ReadBlock(b, verify, scratch, &block));
     uint32_t lo;
-    if (!block.Find(key, target, &lo)) return Corruption(absl::StrCat("bad record in block ", b));
+    if (!block.LowerBound(key, target, &lo)) {
+      return Corruption(absl::StrCat("bad record in block ", b));
+    }
     if (lo == block.size()) return absl::OkStatus();
-    Record r;
+    StoredRecord r;
     if (!block.Get(lo, &r)) return Corruption(absl::StrCat("bad record in block ", b));
-    if (r.key != key) return absl::OkStatus();
+    if (!block.IsVersionOf(r, key)) return absl::OkStatus();
     if (!IsValidKind(static_cast<uint8_t>(r.tag & 0xff))) {
       return Corruption(absl::StrCat("unknown entry kind in block ", b));
     }
-    *record = r;
+    record->key = key;
+    record->tag = r.tag;
+    record->value = r.value;
     *found = true;
     return absl::OkStatus();
   }
@@ -379,7 +436,22 @@ class Segment {
     ~Cursor() {
       if (release_behind_ && segment_ != nullptr) ReleaseBefore(segment_->info_.file_bytes);
     }
-    Cursor(Cursor&&) = default;
+    Cursor(Cursor&& other) noexcept
+        : segment_(std::move(other.segment_)),
+          verify_(other.verify_),
+          release_behind_(other.release_behind_),
+          released_until_(other.released_until_),
+          valid_(other.valid_),
+          loaded_(other.loaded_),
+          block_index_(other.block_index_),
+          record_index_(other.record_index_),
+          block_(other.block_),
+          record_(other.record_),
+          key_(std::move(other.key_)),
+          scratch_(std::move(other.scratch_)),
+          status_(std::move(other.status_)) {
+      record_.key = key_;  // A short key_ keeps its bytes inside the string object, which moved.
+    }
 
     bool Valid() const { return valid_; }
     const Record& record() const { return record_; }
@@ -397,7 +469,7 @@ class Segment {
       if (b == segment_->blocks_.size()) return Invalidate();
       if (!LoadBlock(b)) return;
       uint32_t lo;
-      if (!block_.LowerBound(key, tag, segment_->BlockLastKey(b), &lo)) {
+      if (!block_.LowerBound(key, tag, &lo)) {
         status_ = segment_->Corruption(absl::StrCat("bad record in block ", b));
         valid_ = false;
         return;
@@ -427,7 +499,7 @@ class Segment {
         r = 0;
       }
       record_index_ = r;
-      valid_ = ParseAt(r, &record_);
+      valid_ = ParseAt(r);
     }
 
     bool LoadBlock(size_t b) {
@@ -440,6 +512,7 @@ class Segment {
       }
       block_index_ = b;
       loaded_ = true;
+      key_.assign(block_.prefix().data(), block_.prefix().size());
       if (release_behind_) {
         const uint64_t offset = segment_->blocks_[b].offset;
         if (offset >= released_until_ + kReleaseBytes) ReleaseBefore(offset);
@@ -453,8 +526,15 @@ class Segment {
       released_until_ = offset;
     }
 
-    bool ParseAt(uint32_t r, Record* record) {
-      if (block_.Get(r, record) && IsValidKind(static_cast<uint8_t>(record->tag & 0xff))) {
+    // Parses record r into record_, its key rebuilt in key_ (which holds the block's prefix).
+    bool ParseAt(uint32_t r) {
+      StoredRecord stored;
+      if (block_.Get(r, &stored) && IsValidKind(static_cast<uint8_t>(stored.tag & 0xff))) {
+        key_.resize(block_.prefix().size());
+        key_.append(stored.key_suffix.data(), stored.key_suffix.size());
+        record_.key = key_;
+        record_.tag = stored.tag;
+        record_.value = stored.value;
         return true;
       }
       status_ = segment_->Corruption(absl::StrCat("bad record in block ", block_index_));
@@ -476,6 +556,7 @@ class Segment {
     uint32_t record_index_ = 0;
     Block block_;
     Record record_;
+    std::string key_;  // The current record's whole key: the block's prefix, then its own bytes.
     std::string scratch_;
     absl::Status status_;
   };
@@ -487,7 +568,7 @@ class Segment {
       Block block;
       KV_RETURN_IF_ERROR(ReadBlock(b, /*verify=*/true, &scratch, &block));
       for (uint32_t i = 0; i < block.size(); ++i) {
-        Record r;
+        StoredRecord r;
         // The same test as every read, so that a segment Verify passes reads without error.
         if (!block.Get(i, &r) || !IsValidKind(static_cast<uint8_t>(r.tag & 0xff))) {
           return Corruption(absl::StrCat("bad record in block ", b));
