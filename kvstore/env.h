@@ -227,8 +227,8 @@ class PosixWritableFile final : public WritableFile {
 // Close trims the reservation; after a crash the file ends in zeros, which the WAL reader treats as
 // the end of the log.
 //
-// Reserving, mapping and faulting in a chunk costs about a microsecond per 4 KiB page, more than
-// the copies of the records that fill it. So once half of a chunk is used, a helper thread prepares
+// Reserving, mapping and faulting in a chunk costs one to several microseconds per 4 KiB page, more
+// than the copies of the records that fill it. So once half of a chunk is used, a helper thread prepares
 // the next one, and the writer only swaps mappings; an error there (a full disk) is returned by
 // the Append that needs the chunk, as if it had been prepared then.
 class PosixMappedLogFile final : public WritableFile {
@@ -331,7 +331,20 @@ class PosixMappedLogFile final : public WritableFile {
       return chunk;
     }
     chunk.map = static_cast<char*>(map);
+    TouchPages(chunk.map, bytes);
     return chunk;
+  }
+
+  // Reads one byte of every page. On a VM with shadow page tables (the paravirtualized guests
+  // this project is measured on), the first access to a page from user space traps to the
+  // hypervisor even after MADV_POPULATE_WRITE has faulted it in: measured 3-4 us per 4 KiB page,
+  // against 0.2 us to copy into a page already touched. Touched here, on the helper thread, the
+  // writer's copies find them ready. A read is enough, and changes nothing in the file.
+  static void TouchPages(const char* map, uint64_t bytes) {
+    static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    for (uint64_t at = 0; at < bytes; at += page) {
+      (void)*static_cast<const volatile char*>(map + at);
+    }
   }
 
   // The chunk the helper thread prepared, once it is done; an empty one if none was started.

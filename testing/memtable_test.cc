@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 #include "kvstore/internal/format.h"
@@ -198,6 +199,27 @@ TEST(MemTableTest, MemoryUsageGrows) {
 // One writer adds versions with increasing sequence numbers while readers look keys up and take
 // sorted views. A reader that has seen sequence s for a key must never later see an older one,
 // and whatever it sees must be a version that was written (value encodes key and sequence).
+// A freed MemTable's arena blocks wait in the process's cache (up to one default MemTable's worth)
+// and the next MemTable takes them before mapping new ones.
+TEST(MemTableTest, FreedArenaBlocksServeTheNextMemTable) {
+  ArenaBlockCache& cache = ArenaBlockCache::Default();
+  const std::string value(1000, 'v');
+  {
+    MemTable mem;
+    for (int i = 0; i < 2000; ++i) mem.Add(i + 1, EntryKind::kValue, absl::StrCat("key", i), value);
+  }
+  const size_t cached = cache.cached_bytes();
+  EXPECT_GE(cached, 2 * ArenaBlockCache::kBlockBytes);
+  EXPECT_LE(cached, ArenaBlockCache::kMaxCachedBytes);
+  {
+    MemTable mem;
+    mem.Add(1, EntryKind::kValue, "key", value);
+    EXPECT_EQ(cache.cached_bytes(), cached - ArenaBlockCache::kBlockBytes);
+    EXPECT_EQ(mem.Find("key", kMaxSequence)->value(), value);
+  }
+  EXPECT_EQ(cache.cached_bytes(), cached);
+}
+
 TEST(MemTableTest, ConcurrentReadersWhileOneWriterAdds) {
   MemTable mem;
   constexpr int kKeys = 64;

@@ -421,9 +421,16 @@ class Engine {
     {
       std::lock_guard<std::mutex> lock(mu_);
       view_.reset();
+      mem_.reset();
+      imm_.reset();
+      version_.reset();
       close_status_ = s;
     }
     lock_.reset();
+    // What the store held (indexes of its segments, MemTable indexes, temporaries of its last
+    // flush) was allocated by several threads, and goes back to their malloc arenas, where it would
+    // stay resident with no background job left to trim it.
+    ReleaseFreeHeapMemory();
     return s;
   }
 
