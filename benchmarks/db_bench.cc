@@ -38,6 +38,12 @@ ABSL_FLAG(uint64_t, seeks, 0, "Seeks of seekrandom (0: max(100, num/10))");
 ABSL_FLAG(int, scan_length, 100, "Entries read after each seek of seekrandom");
 ABSL_FLAG(uint64_t, seed, 301, "Seed of keys, values and access patterns");
 ABSL_FLAG(double, zipf_theta, 0.99, "Skew of readzipfian");
+ABSL_FLAG(uint64_t, write_buffer_bytes, 0,
+          "MemTable (write buffer) size for every engine; 0: each engine's default "
+          "(kvstore 8 MiB, LevelDB 4 MiB, RocksDB 64 MiB)");
+ABSL_FLAG(bool, engine_stats, false,
+          "After every workload, print the engine's own statistics (flushes, compactions, stalls) "
+          "to stderr");
 ABSL_FLAG(bool, list_engines, false, "Print the linked engines, one a line, and exit");
 ABSL_FLAG(std::string, db_dir, "",
           "Where the stores are created (a private subdirectory, removed at exit); "
@@ -107,6 +113,8 @@ int Main(int argc, char** argv) {
   }
 
   SuiteConfig config;
+  config.engine_stats = absl::GetFlag(FLAGS_engine_stats);
+  config.write_buffer_bytes = absl::GetFlag(FLAGS_write_buffer_bytes);
   config.num = absl::GetFlag(FLAGS_num);
   config.key_size = absl::GetFlag(FLAGS_key_size);
   config.value_size = absl::GetFlag(FLAGS_value_size);

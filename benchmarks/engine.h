@@ -81,6 +81,10 @@ class BenchEngine {
 
   // Call while open, after the store has been read from (so tables are loaded).
   virtual EngineMemory Memory() = 0;
+
+  // The engine's own account of its work so far (flushes, compactions, stalls), as text for a
+  // person reading a benchmark's log; "" if it keeps none.
+  virtual std::string Stats() { return ""; }
 };
 
 using EngineFactory = std::function<std::unique_ptr<BenchEngine>()>;

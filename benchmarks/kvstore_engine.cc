@@ -161,6 +161,21 @@ class KvStoreEngine final : public BenchEngine {
     return memory;
   }
 
+  std::string Stats() override {
+    std::string stats;
+    if constexpr (HasProperties<Store>) {
+      for (const char* name :
+           {"kvstore.num-segments", "kvstore.segment-bytes", "kvstore.flushes",
+            "kvstore.compactions", "kvstore.write-amplification", "kvstore.write-slowdowns",
+            "kvstore.write-stops", "kvstore.wal-records", "kvstore.segment-reads",
+            "kvstore.filter-negatives"}) {
+        std::optional<std::string> value = store_->GetProperty(name);
+        if (value.has_value()) absl::StrAppend(&stats, "  ", name, " ", *value, "\n");
+      }
+    }
+    return stats;
+  }
+
  private:
   std::unique_ptr<Store> store_;
 };

@@ -211,6 +211,11 @@ class LevelDbEngine final : public BenchEngine {
     return memory;
   }
 
+  std::string Stats() override {
+    std::string stats;
+    return db_->GetProperty("leveldb.stats", &stats) ? stats : "";
+  }
+
  private:
   std::unique_ptr<const leveldb::FilterPolicy> filter_;
   std::unique_ptr<leveldb::DB> db_;  // declared after filter_: destroyed before it

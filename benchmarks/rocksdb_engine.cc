@@ -121,6 +121,11 @@ class RocksDbEngine final : public BenchEngine {
     return memory;
   }
 
+  std::string Stats() override {
+    std::string stats;
+    return db_->GetProperty(rocksdb::DB::Properties::kLevelStats, &stats) ? stats : "";
+  }
+
  private:
   std::unique_ptr<rocksdb::DB> db_;
 };

@@ -497,7 +497,7 @@ void Suite::RunBenchmark(State& state, const std::string& engine, const Workload
       Fail(state, absl::StrCat("set-up: ", status.ToString()));
       for (auto _ : state) {
       }
-      TearDown(run).IgnoreError();
+      TearDown(run, workload.name).IgnoreError();
       return;
     }
   }
@@ -505,9 +505,15 @@ void Suite::RunBenchmark(State& state, const std::string& engine, const Workload
                 state.thread_index(), state.threads(), harness_rss_};
   workload.body(state, env);
   if (state.thread_index() == 0) {
-    absl::Status status = TearDown(run);
+    absl::Status status = TearDown(run, workload.name);
     if (!status.ok() && !state.error_occurred()) Fail(state, absl::StrCat("close: ", status.ToString()));
   }
+}
+
+BenchOptions Suite::Options() const {
+  BenchOptions options;
+  options.write_buffer_bytes = config_.write_buffer_bytes;
+  return options;
 }
 
 absl::Status Suite::SetUp(const std::string& engine, const Workload& workload, Run* run) {
@@ -521,14 +527,18 @@ absl::Status Suite::SetUp(const std::string& engine, const Workload& workload, R
   run->heap_before_open = HeapAllocatedBytes();
   run->engine = NewEngine(engine);
   if (run->engine == nullptr) return absl::NotFoundError(absl::StrCat("no engine named ", engine));
-  absl::Status opened = run->engine->Open(run->dir, BenchOptions{});
+  absl::Status opened = run->engine->Open(run->dir, Options());
   if (!opened.ok()) return opened;
   if (workload.start == Start::kPrepared) return Warm(run->engine.get());
   return absl::OkStatus();
 }
 
-absl::Status Suite::TearDown(Run* run) {
+absl::Status Suite::TearDown(Run* run, const std::string& what) {
   absl::Status status = absl::OkStatus();
+  if (run->engine != nullptr && config_.engine_stats) {
+    std::fprintf(stderr, "%s after %s:\n%s\n", std::string(run->engine->Name()).c_str(),
+                 what.c_str(), run->engine->Stats().c_str());
+  }
   if (run->engine != nullptr) status = run->engine->Close();
   run->engine.reset();
   absl::Status removed = RemoveTree(run->dir);
@@ -544,7 +554,7 @@ absl::StatusOr<std::string> Suite::PreparedStore(const std::string& engine_name)
   const std::string dir = scratch_->Child(absl::StrCat(engine_name, "-prepared"));
   std::unique_ptr<BenchEngine> engine = NewEngine(engine_name);
   if (engine == nullptr) return absl::NotFoundError(absl::StrCat("no engine named ", engine_name));
-  absl::Status status = engine->Open(dir, BenchOptions{});
+  absl::Status status = engine->Open(dir, Options());
   std::string key, value;
   for (uint64_t i = 0; status.ok() && i < shuffled_.size(); ++i) {
     keys_.Key(shuffled_[i], &key);

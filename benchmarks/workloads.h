@@ -46,6 +46,9 @@ struct SuiteConfig {
   std::string db_dir;  // parent of the scratch directory; empty: $TMPDIR or /tmp
   // The process runs a single engine, so its peak RSS is that engine's and is reported.
   bool report_peak_rss = false;
+  // Print each engine's Stats() to stderr after every workload, before closing it.
+  bool engine_stats = false;
+  size_t write_buffer_bytes = 0;  // every engine's MemTable size; 0: each engine's default
 };
 
 class Suite {
@@ -77,7 +80,8 @@ class Suite {
   // Opens the store one benchmark runs on, in a fresh directory: empty, or a copy of the
   // engine's prepared store (built on first use), warmed.
   absl::Status SetUp(const std::string& engine, const Workload& workload, Run* run);
-  absl::Status TearDown(Run* run);
+  absl::Status TearDown(Run* run, const std::string& what);
+  BenchOptions Options() const;
   absl::StatusOr<std::string> PreparedStore(const std::string& engine);
   absl::Status Warm(BenchEngine* engine);
 
