@@ -30,15 +30,18 @@ struct Options {
   // fetches one block.
   size_t block_bytes = 4096;
 
-  // Compaction (size-tiered): when at least `compaction_trigger` segments of similar size exist,
-  // they are merged into one in the background. Writes slow down once `slowdown_segments` segments
-  // wait and stop (until compaction catches up) at `stop_segments`.
+  // Segments are layered in sorted runs (one or more segments with disjoint key ranges; a flush
+  // that overlaps no segment of the newest run joins it, so data written in key order is never
+  // rewritten). A read consults each run once. Compaction (size-tiered): when at least
+  // `compaction_trigger` adjacent runs of similar size exist, they are merged into one segment in
+  // the background. Writes slow down once `slowdown_segments` runs wait and stop (until compaction
+  // catches up) at `stop_segments`.
   int compaction_trigger = 4;
-  // Segments whose sizes are within this ratio of each other count as "similar".
+  // Runs whose sizes are within this ratio of each other count as "similar".
   double compaction_size_ratio = 4.0;
-  // Space bound: when the segments newer than the oldest (largest) one add up to more than this
-  // fraction of it, all segments are merged. With overwrites, the files then hold at most about
-  // (1 + max_space_amplification) times the live data, plus the MemTables; each byte is
+  // Space bound: when the segments of newer runs whose keys overlap the oldest run add up to more
+  // than this fraction of it, all runs are merged. With overwrites, the files then hold at most
+  // about (1 + max_space_amplification) times the live data, plus the MemTables; each byte is
   // rewritten about 1 / max_space_amplification more times (write amplification).
   double max_space_amplification = 0.5;
   int slowdown_segments = 16;

@@ -29,7 +29,7 @@ Manifest Sample() {
   m.next_file_number = 0x0102030405060708ULL;
   m.log_number = 41;
   m.last_sequence = kMaxSequence;
-  m.segments = {9, 7, 3, 0xffffffffffffffffULL};
+  m.runs = {{9}, {7, 3}, {0xffffffffffffffffULL}};
   return m;
 }
 
@@ -40,7 +40,7 @@ void ExpectSame(const Manifest& a, const Manifest& b) {
   EXPECT_EQ(a.next_file_number, b.next_file_number);
   EXPECT_EQ(a.log_number, b.log_number);
   EXPECT_EQ(a.last_sequence, b.last_sequence);
-  EXPECT_EQ(a.segments, b.segments);
+  EXPECT_EQ(a.runs, b.runs);
 }
 
 TEST(ManifestTest, RoundTrip) {
@@ -53,14 +53,16 @@ TEST(ManifestTest, RoundTrip) {
 TEST(ManifestTest, RoundTripOfDefaultAndLarge) {
   Manifest empty;
   Manifest decoded;
-  decoded.segments = {1, 2, 3};  // Decode replaces, not appends.
+  decoded.runs = {{1, 2}, {3}};  // Decode replaces, not appends.
   decoded.filter_name = "stale";
   KV_ASSERT_OK(Manifest::Decode(empty.Encode(), kName, &decoded));
   ExpectSame(decoded, empty);
 
   Manifest large;
   large.type_signature = std::string(1000, 's');
-  for (uint64_t i = 0; i < 5000; ++i) large.segments.push_back(i * 7919);
+  for (uint64_t i = 0; i < 5000; ++i) large.runs.push_back({i * 7919});
+  large.runs.push_back({});
+  for (uint64_t i = 0; i < 5000; ++i) large.runs.back().push_back(i * 31);
   KV_ASSERT_OK(Manifest::Decode(large.Encode(), kName, &decoded));
   ExpectSame(decoded, large);
 }
@@ -86,7 +88,7 @@ TEST(ManifestTest, EveryBitFlipIsDetected) {
 TEST(ManifestTest, EveryByteValueAtEveryOffsetIsDetected) {
   Manifest small;
   small.filter_name = "none";
-  small.segments = {1};
+  small.runs = {{1}};
   const std::string encoded = small.Encode();
   for (size_t offset = 0; offset < encoded.size(); ++offset) {
     for (int delta = 1; delta < 256; ++delta) {
@@ -118,11 +120,18 @@ TEST(ManifestTest, TruncationAndExtensionAreDetected) {
 TEST(ManifestTest, WellChecksummedButMalformedIsDataLoss) {
   const std::string encoded = Sample().Encode();
   std::string body = encoded.substr(0, encoded.size() - 8);
-  body.resize(body.size() - 8);  // Drop the last segment number; the count still says 4.
+  body.resize(body.size() - 8);  // Drop the last segment number; its run still counts it.
   PutFixed64(&body, Checksum(body, kManifestSalt));
   Manifest m;
   const absl::Status s = Manifest::Decode(body, kName, &m);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+
+  // A run of no segments, sealed with a valid checksum.
+  Manifest empty_run = Sample();
+  empty_run.runs.push_back({});
+  const absl::Status empty = Manifest::Decode(empty_run.Encode(), kName, &m);
+  EXPECT_EQ(empty.code(), absl::StatusCode::kDataLoss) << empty;
+  EXPECT_TRUE(absl::StrContains(empty.message(), "run 3")) << empty;
 }
 
 TEST(ManifestTest, OtherFormatVersionIsFailedPrecondition) {
@@ -191,7 +200,7 @@ TEST(ManifestTest, WriteAndReadManifest) {
   ExpectSame(m, first);
 
   Manifest second = Sample();
-  second.segments = {12};
+  second.runs = {{12}};
   second.last_sequence = 5;
   KV_ASSERT_OK(WriteManifest(env, dir, second));
   Manifest read;

@@ -1019,6 +1019,117 @@ TEST(StoreTest, BackgroundCompactionKeepsSegmentCountDown) {
   ExpectStoreEquals(*store, model, probes);
 }
 
+// Data written in key order is flushed segment after segment into one sorted run: nothing is
+// compacted, yet a read consults one segment, and iterators, reopen and Verify see one store.
+TEST(StoreTest, WritesInKeyOrderJoinOneSortedRunWithoutCompaction) {
+  Options options;
+  options.memtable_bytes = 16 * 1024;
+  using Store = KVStore<int32_t, std::string>;
+  const std::string dir = NewTempDir();
+  std::map<int32_t, std::string> model;
+  std::vector<int32_t> probes;
+  auto store = ValueOrDie(Store::Open(dir, options));
+  for (int32_t i = 0; i < 4000; ++i) {
+    KV_ASSERT_OK(store->Set(2 * i, std::string(50, static_cast<char>('a' + i % 26))));
+    model[2 * i] = std::string(50, static_cast<char>('a' + i % 26));
+  }
+  for (int32_t i = -1; i < 8002; ++i) probes.push_back(i);  // Odd keys fall between segments' keys.
+  KV_ASSERT_OK(store->Flush());
+  KV_ASSERT_OK(store->WaitForBackgroundWork());
+  EXPECT_GT(Property(*store, "kvstore.num-segments"), 10u);
+  EXPECT_EQ(Property(*store, "kvstore.num-runs"), 1u) << *store->GetProperty("kvstore.segments");
+  EXPECT_EQ(Property(*store, "kvstore.compactions"), 0u);
+  ExpectStoreEquals(*store, model, probes);
+  auto it = store->NewIterator();
+  it->Seek(4001);
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), 4002);
+  it->Prev();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), 4000);
+  it.reset();
+  KV_ASSERT_OK(store->Verify());
+
+  // Overwrites across the run's range start a new run on top of it.
+  for (int32_t i = 0; i < 8000; i += 100) {
+    KV_ASSERT_OK(store->Set(i, "new"));
+    model[i] = "new";
+  }
+  KV_ASSERT_OK(store->Delete(4000));
+  model.erase(4000);
+  KV_ASSERT_OK(store->Flush());
+  EXPECT_EQ(Property(*store, "kvstore.num-runs"), 2u) << *store->GetProperty("kvstore.segments");
+  ExpectStoreEquals(*store, model, probes);
+  KV_ASSERT_OK(store->Close());
+  store = ValueOrDie(Store::Open(dir, options));
+  EXPECT_EQ(Property(*store, "kvstore.num-runs"), 2u);
+  ExpectStoreEquals(*store, model, probes);
+  KV_ASSERT_OK(store->Compact());
+  EXPECT_EQ(Property(*store, "kvstore.num-runs"), 1u);
+  EXPECT_EQ(Property(*store, "kvstore.num-segments"), 1u);
+  ExpectStoreEquals(*store, model, probes);
+}
+
+// A flush whose keys overlap no segment has nothing older to shadow, and may drop its tombstones;
+// one whose range overlaps an older segment must keep them, whichever run it lands in.
+TEST(StoreTest, DeletionOfAKeyInAnOlderSegmentOutlivesItsFlush) {
+  Options options;
+  options.background_compaction = false;
+  using Store = KVStore<std::string, std::string>;
+  const std::string dir = NewTempDir();
+  auto store = ValueOrDie(Store::Open(dir, options));
+  KV_ASSERT_OK(store->Set("b", "1"));
+  KV_ASSERT_OK(store->Set("d", "1"));
+  KV_ASSERT_OK(store->Flush());
+  // c lies in the first segment's range [b, d], so this flush must keep the tombstone of d.
+  KV_ASSERT_OK(store->Set("c", "2"));
+  KV_ASSERT_OK(store->Delete("d"));
+  KV_ASSERT_OK(store->Delete("zz"));
+  KV_ASSERT_OK(store->Flush());
+  // Beyond every key written before: nothing to shadow, the tombstone of zzzz may go.
+  KV_ASSERT_OK(store->Set("zzz", "3"));
+  KV_ASSERT_OK(store->Delete("zzzz"));
+  KV_ASSERT_OK(store->Flush());
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    EXPECT_EQ(store->Get("b").value(), "1");
+    EXPECT_EQ(store->Get("c").value(), "2");
+    EXPECT_EQ(store->Get("zzz").value(), "3");
+    EXPECT_TRUE(absl::IsNotFound(store->Get("d").status()));
+    EXPECT_TRUE(absl::IsNotFound(store->Get("zzzz").status()));
+    EXPECT_EQ(ScanAll(*store).size(), 3u);
+    KV_ASSERT_OK(store->Close());
+    store = ValueOrDie(Store::Open(dir, options));
+  }
+}
+
+// A manifest whose run lists segments out of key order (or overlapping) is refused at open:
+// lookups would search the run wrongly.
+TEST(StoreTest, ManifestWithOverlappingSegmentsInARunIsRefused) {
+  Options options;
+  options.background_compaction = false;
+  using Store = KVStore<std::string, std::string>;
+  const std::string dir = NewTempDir();
+  {
+    auto store = ValueOrDie(Store::Open(dir, options));
+    KV_ASSERT_OK(store->Set("a", "1"));
+    KV_ASSERT_OK(store->Flush());
+    KV_ASSERT_OK(store->Set("b", "2"));
+    KV_ASSERT_OK(store->Flush());
+    ASSERT_EQ(Property(*store, "kvstore.num-runs"), 1u);
+    KV_ASSERT_OK(store->Close());
+  }
+  internal::Manifest manifest;
+  KV_ASSERT_OK(internal::ReadManifest(Env::Default(), dir, &manifest));
+  ASSERT_EQ(manifest.runs.size(), 1u);
+  ASSERT_EQ(manifest.runs[0].size(), 2u);
+  std::swap(manifest.runs[0][0], manifest.runs[0][1]);
+  KV_ASSERT_OK(internal::WriteManifest(Env::Default(), dir, manifest));
+  auto reopened = Store::Open(dir, options);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss) << reopened.status();
+  EXPECT_THAT(reopened.status().message(), HasSubstr("sorted run")) << reopened.status();
+}
+
 // ---- Opening: locks and options ------------------------------------------------------------
 
 TEST(OpenTest, SecondOpenInTheSameProcessIsRefusedUntilClose) {

@@ -1,10 +1,12 @@
 // The storage engine behind KVStore, working on encoded keys and values.
 //
 // Data path: a write is one WAL append and one MemTable insert. A full MemTable becomes immutable
-// and a background thread flushes it to a new segment, then records the segment in the manifest.
-// A read looks in the MemTable, the immutable MemTable, then the segments newest first, asking
-// each segment's filter before touching its data. Compaction merges runs of similar-sized
-// segments (size-tiered) into one, dropping versions no reader can see.
+// and a background thread flushes it to a new segment, then records the segment in the manifest:
+// in the newest sorted run if its keys overlap none of that run's segments, else as a new run
+// (run.h). A read looks in the MemTable, the immutable MemTable, then the runs newest first: in
+// each, at most one segment holds the key, and its filter is asked before its data is touched.
+// Compaction merges adjacent runs of similar sizes (size-tiered) into one segment, dropping
+// versions no reader can see.
 //
 // Threads: writers (serialized), readers (any number), one flush thread, one compaction thread.
 // Writers queue on queue_mu_; the one at the front is the leader and alone touches the WAL and
@@ -50,6 +52,7 @@
 #include "kvstore/internal/manifest.h"
 #include "kvstore/internal/memtable.h"
 #include "kvstore/internal/merge.h"
+#include "kvstore/internal/run.h"
 #include "kvstore/internal/segment.h"
 #include "kvstore/internal/wal.h"
 #include "kvstore/options.h"
@@ -209,7 +212,7 @@ absl::Status VerifyStoreFiles(Env* env, const std::string& dir) {
   Manifest manifest;
   KV_RETURN_IF_ERROR(ReadManifest(env, dir, &manifest));
   std::vector<std::string> problems;
-  for (uint64_t number : manifest.segments) {
+  for (uint64_t number : manifest.SegmentNumbers()) {
     absl::Status s;
     auto segment = Segment<Filter>::Open(env, dir, number);
     s = segment.ok() ? (*segment)->Verify() : segment.status();
@@ -232,10 +235,17 @@ template <typename Filter>
 class Engine {
  public:
   using SegmentT = Segment<Filter>;
+  using Run = SegmentRun<Filter>;
 
-  // The live segments, newest first. Immutable once published.
+  // The live sorted runs, newest first. Immutable once published.
   struct Version {
-    std::vector<std::shared_ptr<const SegmentT>> segments;
+    std::vector<Run> runs;
+
+    std::vector<std::shared_ptr<const SegmentT>> Segments() const {
+      std::vector<std::shared_ptr<const SegmentT>> segments;
+      for (const Run& run : runs) segments.insert(segments.end(), run.begin(), run.end());
+      return segments;
+    }
   };
 
   // Everything a read needs, taken together under mu_ so it is consistent.
@@ -313,7 +323,9 @@ class Engine {
     }
     const uint64_t hash = HashKey(key);
     std::string scratch;
-    for (const auto& segment : view->version->segments) {
+    for (const Run& run : view->version->runs) {
+      const SegmentT* segment = SegmentForKey(run, key);
+      if (segment == nullptr) continue;
       if (!segment->MayContain(hash)) {
         stats_.filter_negatives.fetch_add(1, std::memory_order_relaxed);
         continue;
@@ -339,9 +351,13 @@ class Engine {
     if (view != nullptr) {
       sources.push_back(std::make_unique<MemTableSource>(view->mem, sequence));
       if (view->imm != nullptr) sources.push_back(std::make_unique<MemTableSource>(view->imm, sequence));
-      for (const auto& segment : view->version->segments) {
-        sources.push_back(std::make_unique<SegmentSource<Filter>>(
-            segment, sequence, options.verify_checksums || options_.paranoid_checks));
+      const bool verify = options.verify_checksums || options_.paranoid_checks;
+      for (const Run& run : view->version->runs) {
+        if (run.size() == 1) {
+          sources.push_back(std::make_unique<SegmentSource<Filter>>(run.front(), sequence, verify));
+        } else {
+          sources.push_back(std::make_unique<RunSource<Filter>>(run, sequence, verify));
+        }
       }
     }
     return std::make_unique<MergedSource>(std::move(sources));
@@ -376,8 +392,8 @@ class Engine {
     }
     // A lone segment is rewritten too: without deletions it may still hold old versions that
     // were kept for snapshots released since, and nothing on disk tells that it does not.
-    if (version->segments.empty()) return absl::OkStatus();
-    return RunCompaction(version->segments);
+    if (version->runs.empty()) return absl::OkStatus();
+    return RunCompaction(version->runs);
   }
 
   // Checks every checksum of every live file.
@@ -438,8 +454,9 @@ class Engine {
   std::optional<std::string> GetProperty(absl::string_view name) const {
     const std::shared_ptr<const View> view = CurrentView();
     if (view == nullptr) return std::nullopt;
-    auto segments = view->version->segments;
+    const std::vector<std::shared_ptr<const SegmentT>> segments = view->version->Segments();
     if (name == "kvstore.num-segments") return absl::StrCat(segments.size());
+    if (name == "kvstore.num-runs") return absl::StrCat(view->version->runs.size());
     if (name == "kvstore.segment-bytes" || name == "kvstore.total-bytes") {
       uint64_t bytes = 0;
       for (const auto& s : segments) bytes += s->info().file_bytes;
@@ -447,9 +464,11 @@ class Engine {
     }
     if (name == "kvstore.segments") {
       std::string out;
-      for (const auto& s : segments) {
-        absl::StrAppend(&out, s->info().number, " ", s->info().file_bytes, " bytes ",
-                        s->info().num_entries, " entries\n");
+      for (size_t r = 0; r < view->version->runs.size(); ++r) {
+        for (const auto& s : view->version->runs[r]) {
+          absl::StrAppend(&out, "run ", r, ": ", s->info().number, " ", s->info().file_bytes,
+                          " bytes ", s->info().num_entries, " entries\n");
+        }
       }
       return out;
     }
@@ -538,7 +557,7 @@ class Engine {
   }
 
   void PublishViewLocked() {
-    num_segments_.store(version_->segments.size(), std::memory_order_release);
+    num_runs_.store(version_->runs.size(), std::memory_order_release);
     auto view = std::make_shared<View>();
     view->mem = mem_;
     view->imm = imm_;
@@ -624,9 +643,18 @@ class Engine {
     next_file_number_ = manifest.next_file_number;
 
     auto version = std::make_shared<Version>();
-    for (uint64_t number : manifest.segments) {
-      KV_ASSIGN_OR_RETURN(auto segment, SegmentT::Open(env_, dir_, number));
-      version->segments.push_back(std::move(segment));
+    for (const std::vector<uint64_t>& numbers : manifest.runs) {
+      Run& run = version->runs.emplace_back();
+      for (uint64_t number : numbers) {
+        KV_ASSIGN_OR_RETURN(auto segment, SegmentT::Open(env_, dir_, number));
+        // Lookups rely on a run's segments being disjoint and in order: check what the manifest says.
+        if (!run.empty() && !(run.back()->info().largest_key < segment->info().smallest_key)) {
+          return absl::DataLossError(absl::StrCat(
+              "corruption in ", ManifestFileName(dir_), ": segment ", number,
+              " overlaps or precedes the segment before it in its sorted run"));
+        }
+        run.push_back(std::move(segment));
+      }
     }
     version_ = std::move(version);
 
@@ -865,14 +893,15 @@ class Engine {
   }
 
   // Called by the write leader. Stall policy: while the immutable MemTable is still being flushed,
-  // a full MemTable waits; with many segments waiting for compaction each write first sleeps 1 ms
-  // (slowing writers gradually so compaction catches up), and at stop_segments writes wait.
+  // a full MemTable waits; with many sorted runs waiting for compaction (each costs a read one
+  // more filter probe) each write first sleeps 1 ms (slowing writers gradually so compaction
+  // catches up), and at stop_segments runs writes wait.
   absl::Status MakeRoomForWrite(size_t bytes) {
     bool slowed = false;
     for (;;) {
-      const size_t segments = version_segments();
-      if (!slowed && segments >= static_cast<size_t>(options_.slowdown_segments) &&
-          segments < static_cast<size_t>(options_.stop_segments) && options_.background_compaction) {
+      const size_t runs = num_runs_.load(std::memory_order_acquire);
+      if (!slowed && runs >= static_cast<size_t>(options_.slowdown_segments) &&
+          runs < static_cast<size_t>(options_.stop_segments) && options_.background_compaction) {
         stats_.write_slowdowns.fetch_add(1, std::memory_order_relaxed);
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
         slowed = true;
@@ -881,12 +910,12 @@ class Engine {
       if (mem_->ApproximateMemoryUsage() + bytes <= options_.memtable_bytes) return absl::OkStatus();
       std::unique_lock<std::mutex> lock(mu_);
       if (imm_ != nullptr ||
-          (segments >= static_cast<size_t>(options_.stop_segments) && options_.background_compaction)) {
+          (runs >= static_cast<size_t>(options_.stop_segments) && options_.background_compaction)) {
         stats_.write_stops.fetch_add(1, std::memory_order_relaxed);
         done_cv_.wait(lock, [this] {
           return shutting_down_ || !fatal_.ok() ||
                  (imm_ == nullptr &&
-                  (version_->segments.size() < static_cast<size_t>(options_.stop_segments) ||
+                  (version_->runs.size() < static_cast<size_t>(options_.stop_segments) ||
                    !options_.background_compaction));
         });
         if (shutting_down_) return absl::FailedPreconditionError("store is closing");
@@ -897,8 +926,6 @@ class Engine {
       return SwitchMemTable();
     }
   }
-
-  size_t version_segments() const { return num_segments_.load(std::memory_order_acquire); }
 
   // Called by the write leader with no immutable MemTable: freezes the MemTable, starts a new WAL.
   absl::Status SwitchMemTable() {
@@ -961,7 +988,7 @@ class Engine {
       });
       if (shutting_down_) break;
       compaction_busy_ = true;
-      std::vector<std::shared_ptr<const SegmentT>> inputs = PickCompaction(*version_);
+      std::vector<Run> inputs = PickCompaction(*version_);
       lock.unlock();
       absl::Status s;
       {
@@ -994,77 +1021,93 @@ class Engine {
 #endif
   }
 
-  bool StillLive(const std::vector<std::shared_ptr<const SegmentT>>& inputs) const {
+  bool StillLive(const std::vector<Run>& inputs) const {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& input : inputs) {
-      if (std::find(version_->segments.begin(), version_->segments.end(), input) ==
-          version_->segments.end()) {
-        return false;
+    const std::vector<std::shared_ptr<const SegmentT>> live = version_->Segments();
+    for (const Run& run : inputs) {
+      for (const auto& input : run) {
+        if (std::find(live.begin(), live.end(), input) == live.end()) return false;
       }
     }
     return true;
   }
 
-  // Size-tiered: the newest run of `compaction_trigger` or more adjacent segments whose sizes are
-  // within `compaction_size_ratio` of each other. Adjacent, so the merged segment keeps its place
-  // in the newest-first order. Before that, the space bound: everything, when the newer segments
-  // outweigh the oldest by more than `max_space_amplification`.
-  std::vector<std::shared_ptr<const SegmentT>> PickCompaction(const Version& version) const {
-    const auto& segs = version.segments;
+  // Size-tiered over sorted runs: the newest stretch of `compaction_trigger` or more adjacent runs
+  // whose sizes are within `compaction_size_ratio` of each other. Adjacent, so the merged segment
+  // keeps their place in the newest-first order. Before that, the space bound: everything, when
+  // the newer runs' segments that overlap the oldest run outweigh it by more than
+  // `max_space_amplification`.
+  std::vector<Run> PickCompaction(const Version& version) const {
+    const std::vector<Run>& runs = version.runs;
     const size_t trigger = static_cast<size_t>(options_.compaction_trigger);
-    if (segs.size() >= 2) {
-      // Only newer segments whose keys overlap the oldest's can shadow versions in it: data written
-      // in key order (new segments beyond the old keys) is never merged for space.
-      const SegmentInfo& oldest = segs.back()->info();
+    if (runs.size() >= 2) {
+      // Only newer segments whose keys overlap the oldest run's can shadow versions in it: data
+      // written beyond the old keys is never merged for space.
+      const Run& oldest = runs.back();
+      SegmentInfo range;
+      range.smallest_key = oldest.front()->info().smallest_key;
+      range.largest_key = oldest.back()->info().largest_key;
       uint64_t newer = 0;
-      for (size_t i = 0; i + 1 < segs.size(); ++i) {
-        const SegmentInfo& info = segs[i]->info();
-        const bool overlaps =
-            !(info.largest_key < oldest.smallest_key || info.smallest_key > oldest.largest_key);
-        if (overlaps) newer += info.file_bytes;
+      for (size_t r = 0; r + 1 < runs.size(); ++r) {
+        for (const auto& segment : runs[r]) {
+          if (KeyRangesOverlap(segment->info(), range)) newer += segment->info().file_bytes;
+        }
       }
       if (static_cast<double>(newer) >
-          options_.max_space_amplification * static_cast<double>(segs.back()->info().file_bytes)) {
-        return segs;
+          options_.max_space_amplification * static_cast<double>(RunBytes(oldest))) {
+        return runs;
       }
     }
-    for (size_t start = 0; start + trigger <= segs.size(); ++start) {
-      uint64_t lo = segs[start]->info().file_bytes, hi = lo;
+    for (size_t start = 0; start + trigger <= runs.size(); ++start) {
+      uint64_t lo = RunBytes(runs[start]), hi = lo;
       size_t end = start + 1;
-      while (end < segs.size()) {
-        const uint64_t size = segs[end]->info().file_bytes;
+      while (end < runs.size()) {
+        const uint64_t size = RunBytes(runs[end]);
         const uint64_t new_lo = std::min(lo, size), new_hi = std::max(hi, size);
-        if (static_cast<double>(new_hi) > options_.compaction_size_ratio * static_cast<double>(std::max<uint64_t>(new_lo, 1))) {
+        if (static_cast<double>(new_hi) >
+            options_.compaction_size_ratio * static_cast<double>(std::max<uint64_t>(new_lo, 1))) {
           break;
         }
         lo = new_lo;
         hi = new_hi;
         ++end;
       }
-      if (end - start >= trigger) return {segs.begin() + start, segs.begin() + end};
+      if (end - start >= trigger) return {runs.begin() + start, runs.begin() + end};
     }
-    // Too many segments even so: merge the newest ones rather than let reads degrade.
-    if (segs.size() >= static_cast<size_t>(options_.slowdown_segments)) {
-      return {segs.begin(), segs.begin() + trigger};
+    // Too many runs even so: merge the newest ones rather than let reads degrade.
+    if (runs.size() >= static_cast<size_t>(options_.slowdown_segments)) {
+      return {runs.begin(), runs.begin() + trigger};
     }
     return {};
   }
 
   absl::Status FlushImmutable(const std::shared_ptr<const MemTable>& imm) {
     uint64_t number, log_number, last_sequence;
-    bool bottommost;
+    bool bottommost = false;
     std::vector<uint64_t> snapshots;
     {
       std::lock_guard<std::mutex> lock(mu_);  // See GetSnapshot.
       number = NewOutputNumberLocked();
       log_number = imm_log_number_;
       last_sequence = imm_last_sequence_;
-      bottommost = version_->segments.empty();
       snapshots = snapshots_->Sorted();
     }
     std::shared_ptr<const SegmentT> segment;
     if (!imm->empty()) {
       auto view = imm->Sorted();
+      // With no older version of any of its keys anywhere, the flush is at the bottom: tombstones
+      // and versions only snapshots of nothing would read can go. (Compactions running meanwhile
+      // only merge what exists, so no such version can appear.)
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        SegmentInfo range;
+        range.smallest_key = std::string(view->front()->key());
+        range.largest_key = std::string(view->back()->key());
+        bottommost = true;
+        for (const auto& existing : version_->Segments()) {
+          if (KeyRangesOverlap(existing->info(), range)) bottommost = false;
+        }
+      }
       VersionPruner pruner(std::move(snapshots), bottommost);
       absl::StatusOr<std::shared_ptr<const SegmentT>> written = WriteSegment(
           number, view->size(), [&](auto&& emit) -> absl::Status {
@@ -1082,32 +1125,44 @@ class Engine {
       if (segment != nullptr) stats_.flush_bytes_written.fetch_add(segment->info().file_bytes);
     }
     KV_RETURN_IF_ERROR(InstallVersion(
-        [&](std::vector<std::shared_ptr<const SegmentT>>* segments) {
-          if (segment != nullptr) segments->insert(segments->begin(), segment);
+        [&](std::vector<Run>* runs) {
+          if (segment == nullptr) return;
+          // Into the newest run if it overlaps none of that run's segments: it is newer than
+          // everything, and keys it shares with no segment of the run need no order against them.
+          if (!runs->empty()) {
+            const ptrdiff_t at = InsertionPoint(runs->front(), segment->info());
+            if (at >= 0) {
+              runs->front().insert(runs->front().begin() + at, segment);
+              return;
+            }
+          }
+          runs->insert(runs->begin(), Run{segment});
         },
         log_number, last_sequence, /*flushed=*/true, number));
     stats_.flushes.fetch_add(1, std::memory_order_relaxed);
     return absl::OkStatus();
   }
 
-  // Merges `inputs` (adjacent in the live list, newest first) into one segment.
-  absl::Status RunCompaction(std::vector<std::shared_ptr<const SegmentT>> inputs) {
+  // Merges `inputs` (adjacent runs in the live list, newest first) into one segment.
+  absl::Status RunCompaction(std::vector<Run> inputs) {
     uint64_t number;
     bool bottommost;
     std::vector<uint64_t> snapshots;
     {
       std::lock_guard<std::mutex> lock(mu_);  // See GetSnapshot.
       number = NewOutputNumberLocked();
-      bottommost = !version_->segments.empty() && !inputs.empty() &&
-                   version_->segments.back() == inputs.back();
+      bottommost = !version_->runs.empty() && !inputs.empty() &&
+                   version_->runs.back().back() == inputs.back().back();
       snapshots = snapshots_->Sorted();
     }
     uint64_t read_bytes = 0, max_keys = 0;
-    std::vector<typename SegmentT::Cursor> cursors;
+    std::vector<RunCursor<Filter>> cursors;
     cursors.reserve(inputs.size());
-    for (const auto& input : inputs) {
-      read_bytes += input->info().file_bytes;
-      max_keys += input->info().num_entries;
+    for (const Run& input : inputs) {
+      for (const auto& segment : input) {
+        read_bytes += segment->info().file_bytes;
+        max_keys += segment->info().num_entries;
+      }
       cursors.emplace_back(input, /*verify=*/true, /*release_behind=*/true);
       cursors.back().SeekToFirst();
     }
@@ -1150,15 +1205,8 @@ class Engine {
       stats_.compaction_bytes_written.fetch_add(output->info().file_bytes, std::memory_order_relaxed);
     }
     KV_RETURN_IF_ERROR(InstallVersion(
-        [&](std::vector<std::shared_ptr<const SegmentT>>* segments) {
-          auto first = std::find(segments->begin(), segments->end(), inputs.front());
-          const size_t position = static_cast<size_t>(first - segments->begin());
-          segments->erase(first, first + static_cast<ptrdiff_t>(inputs.size()));
-          if (output != nullptr) {
-            segments->insert(segments->begin() + static_cast<ptrdiff_t>(position), output);
-          }
-        },
-        0, 0, /*flushed=*/false, number));
+        [&](std::vector<Run>* runs) { ReplaceMergedRuns(runs, inputs, output); }, 0, 0,
+        /*flushed=*/false, number));
     stats_.compactions.fetch_add(1, std::memory_order_relaxed);
     return absl::OkStatus();
   }
@@ -1213,17 +1261,20 @@ class Engine {
     Manifest manifest;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      version->segments = version_->segments;
+      version->runs = version_->runs;
       manifest = manifest_;
       manifest.next_file_number = next_file_number_;
     }
-    edit(&version->segments);
+    edit(&version->runs);
     if (flushed) {
       manifest.log_number = log_number;
       manifest.last_sequence = std::max(manifest.last_sequence, last_sequence);
     }
-    manifest.segments.clear();
-    for (const auto& segment : version->segments) manifest.segments.push_back(segment->info().number);
+    manifest.runs.clear();
+    for (const Run& run : version->runs) {
+      std::vector<uint64_t>& numbers = manifest.runs.emplace_back();
+      for (const auto& segment : run) numbers.push_back(segment->info().number);
+    }
     // If this fails the old manifest stays in force and the new segment file is merely unused;
     // the inputs are untouched. The failure is sticky (set by the caller).
     if (absl::Status s = WriteManifest(env_, dir_, manifest); !s.ok()) {
@@ -1257,7 +1308,7 @@ class Engine {
     uint64_t log_number, current_log;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      live.insert(manifest_.segments.begin(), manifest_.segments.end());
+      for (const auto& run : manifest_.runs) live.insert(run.begin(), run.end());
       live.insert(pending_outputs_.begin(), pending_outputs_.end());
       log_number = manifest_.log_number;
       current_log = log_number_;
@@ -1328,7 +1379,7 @@ class Engine {
   std::atomic<uint64_t> last_sequence_{0};
   // Mirrors of state under mu_ that every write reads, so that a write takes no lock for them.
   std::atomic<bool> writes_refused_{false};  // Set with fatal_ or closed_, never cleared.
-  std::atomic<size_t> num_segments_{0};      // version_->segments.size() of the published view.
+  std::atomic<size_t> num_runs_{0};          // version_->runs.size() of the published view.
   uint64_t wal_tail_bytes_dropped_ = 0;  // Torn WAL tails dropped when this store opened.
   mutable Stats stats_;
 };

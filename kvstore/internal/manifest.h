@@ -1,5 +1,6 @@
-// The manifest: the one small file that says which segments are live, which WAL files still need
-// replaying, and what the store holds (format version, key/value type signature, filter).
+// The manifest: the one small file that says which segments are live (grouped in sorted runs),
+// which WAL files still need replaying, and what the store holds (format version, key/value type
+// signature, filter).
 //
 // It is replaced whole and atomically: written to MANIFEST.tmp, synced, renamed over MANIFEST,
 // and the directory synced. A crash at any point leaves either the old or the new manifest, both
@@ -35,8 +36,16 @@ struct Manifest {
   uint64_t log_number = 0;
   // Highest sequence number in any segment; new writes continue above it.
   uint64_t last_sequence = 0;
-  // Live segment numbers, newest first: a newer segment shadows older ones.
-  std::vector<uint64_t> segments;
+  // Live segments by sorted run, runs newest first (a newer run shadows older ones); within a
+  // run, segments in key order (their key ranges are disjoint).
+  std::vector<std::vector<uint64_t>> runs;
+
+  // Every live segment's number.
+  std::vector<uint64_t> SegmentNumbers() const {
+    std::vector<uint64_t> numbers;
+    for (const auto& run : runs) numbers.insert(numbers.end(), run.begin(), run.end());
+    return numbers;
+  }
 
   std::string Encode() const {
     std::string out;
@@ -47,8 +56,11 @@ struct Manifest {
     PutFixed64(&out, next_file_number);
     PutFixed64(&out, log_number);
     PutFixed64(&out, last_sequence);
-    PutFixed32(&out, static_cast<uint32_t>(segments.size()));
-    for (uint64_t number : segments) PutFixed64(&out, number);
+    PutFixed32(&out, static_cast<uint32_t>(runs.size()));
+    for (const auto& run : runs) {
+      PutFixed32(&out, static_cast<uint32_t>(run.size()));
+      for (uint64_t number : run) PutFixed64(&out, number);
+    }
     PutFixed64(&out, Checksum(out, kManifestSalt));
     return out;
   }
@@ -73,17 +85,27 @@ struct Manifest {
       return corruption("checksum mismatch");
     }
     absl::string_view signature, filter;
-    uint32_t count;
+    uint32_t num_runs;
     if (!GetLengthPrefixed(&body, &signature) || !GetLengthPrefixed(&body, &filter) ||
         !GetFixed64(&body, &m->next_file_number) || !GetFixed64(&body, &m->log_number) ||
-        !GetFixed64(&body, &m->last_sequence) || !GetFixed32(&body, &count) ||
-        body.size() != size_t{count} * 8) {
+        !GetFixed64(&body, &m->last_sequence) || !GetFixed32(&body, &num_runs) ||
+        num_runs > body.size() / 4) {
       return corruption("fields do not parse");
     }
     m->type_signature.assign(signature.data(), signature.size());
     m->filter_name.assign(filter.data(), filter.size());
-    m->segments.resize(count);
-    for (uint32_t i = 0; i < count; ++i) GetFixed64(&body, &m->segments[i]);
+    m->runs.clear();
+    m->runs.reserve(num_runs);
+    for (uint32_t r = 0; r < num_runs; ++r) {
+      uint32_t count;
+      // An empty run would be a run no segment stands for: corruption, like a count too large.
+      if (!GetFixed32(&body, &count) || count == 0 || count > body.size() / 8) {
+        return corruption(absl::StrCat("run ", r, " does not parse"));
+      }
+      std::vector<uint64_t>& run = m->runs.emplace_back(count);
+      for (uint32_t i = 0; i < count; ++i) GetFixed64(&body, &run[i]);
+    }
+    if (!body.empty()) return corruption("bytes after the last run");
     return absl::OkStatus();
   }
 };

@@ -1,9 +1,11 @@
-// Ordered reads over a whole store: each source (a MemTable or a segment) yields, per key, its
-// newest version visible at the read's sequence number; a MergedSource combines them, newest
-// source first, so each key appears once with the version that wins.
+// Ordered reads over a whole store: each source (a MemTable, a segment, or a sorted run of
+// segments) yields, per key, its newest version visible at the read's sequence number; a
+// MergedSource combines them, newest source first, so each key appears once with the version that
+// wins.
 #ifndef KVSTORE_INTERNAL_MERGE_H_
 #define KVSTORE_INTERNAL_MERGE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "kvstore/internal/format.h"
 #include "kvstore/internal/memtable.h"
+#include "kvstore/internal/run.h"
 #include "kvstore/internal/segment.h"
 
 namespace kvstore::internal {
@@ -165,6 +168,74 @@ class SegmentSource final : public KeySource {
   uint64_t sequence_;
   bool valid_ = false;
   std::string current_;  // The key being stepped over; a member so stepping does not allocate.
+};
+
+// A sorted run of several segments as one source: their key ranges are disjoint and in order, so
+// the run is read one segment after another, each through its own SegmentSource, made when the
+// read reaches it.
+template <typename Filter>
+class RunSource final : public KeySource {
+ public:
+  RunSource(SegmentRun<Filter> run, uint64_t sequence, bool verify)
+      : run_(std::move(run)), sequence_(sequence), verify_(verify) {}
+
+  void SeekToFirst() override {
+    Open(0)->SeekToFirst();
+    SettleForward();
+  }
+  void SeekToLast() override {
+    Open(run_.size() - 1)->SeekToLast();
+    SettleBackward();
+  }
+  void Seek(absl::string_view key) override {
+    // Past the last segment's keys, the last segment's own Seek leaves it invalid.
+    Open(std::min(FirstSegmentAtOrAfter(run_, key), run_.size() - 1))->Seek(key);
+    SettleForward();
+  }
+  void SeekBefore(absl::string_view key) override {
+    const size_t i = FirstSegmentAtOrAfter(run_, key);
+    Open(std::min(i, run_.size() - 1))->SeekBefore(key);
+    SettleBackward();
+  }
+  void Next() override {
+    source_->Next();
+    SettleForward();
+  }
+  void Prev() override {
+    source_->Prev();
+    SettleBackward();
+  }
+  bool Valid() const override { return source_ != nullptr && source_->Valid(); }
+  absl::string_view key() const override { return source_->key(); }
+  EntryKind kind() const override { return source_->kind(); }
+  absl::string_view value() const override { return source_->value(); }
+  absl::Status status() const override {
+    return source_ != nullptr ? source_->status() : absl::OkStatus();
+  }
+
+ private:
+  KeySource* Open(size_t i) {
+    if (source_ == nullptr || index_ != i) {
+      source_ = std::make_unique<SegmentSource<Filter>>(run_[i], sequence_, verify_);
+      index_ = i;
+    }
+    return source_.get();
+  }
+  // A segment may end, or hold nothing visible at the sequence: go on to the next one.
+  void SettleForward() {
+    while (!source_->Valid() && source_->status().ok() && index_ + 1 < run_.size()) {
+      Open(index_ + 1)->SeekToFirst();
+    }
+  }
+  void SettleBackward() {
+    while (!source_->Valid() && source_->status().ok() && index_ > 0) Open(index_ - 1)->SeekToLast();
+  }
+
+  const SegmentRun<Filter> run_;  // Never empty.
+  const uint64_t sequence_;
+  const bool verify_;
+  size_t index_ = 0;
+  std::unique_ptr<KeySource> source_;  // Null until the first seek.
 };
 
 // Merges sources given newest first: for a key several sources hold, the newest source wins.

@@ -200,7 +200,7 @@ void ManifestSeeds(CorpusWriter& out) {
   m.next_file_number = 12;
   m.log_number = 10;
   m.last_sequence = 4096;
-  m.segments = {9, 5, 3};
+  m.runs = {{9}, {5, 3}};
   const std::string full = m.Encode();
   out.Write("manifest_fuzzer", "three_segments", std::string(1, '\0') + full);
   // Sealed mode: the harness appends the checksum.

@@ -25,7 +25,7 @@ bool SameFields(const Manifest& a, const Manifest& b) {
   return a.format_version == b.format_version && a.type_signature == b.type_signature &&
          a.filter_name == b.filter_name && a.next_file_number == b.next_file_number &&
          a.log_number == b.log_number && a.last_sequence == b.last_sequence &&
-         a.segments == b.segments;
+         a.runs == b.runs;
 }
 
 void CheckDecode(absl::string_view contents) {

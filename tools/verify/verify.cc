@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
     }
     return 1;
   }
-  std::printf("%s: intact (%zu segments, types \"%s\", filter \"%s\")\n", dir.c_str(),
-              manifest.segments.size(), manifest.type_signature.c_str(),
-              manifest.filter_name.c_str());
+  std::printf("%s: intact (%zu segments in %zu sorted runs, types \"%s\", filter \"%s\")\n",
+              dir.c_str(), manifest.SegmentNumbers().size(), manifest.runs.size(),
+              manifest.type_signature.c_str(), manifest.filter_name.c_str());
   return 0;
 }
