@@ -376,6 +376,25 @@ TYPED_TEST(SegmentTest, CursorStepsAcrossBlockBoundaries) {
   KV_EXPECT_OK(c.status());
 }
 
+// NextKey lands on the newest version of each key in turn, whether its older versions end in the
+// same block or in the next one (blocks of 256 bytes hold a few records each).
+TYPED_TEST(SegmentTest, CursorNextKeySkipsOlderVersions) {
+  using Cursor = typename TestFixture::SegmentT::Cursor;
+  auto segment = this->OpenSegment();
+  std::vector<Entry> newest;
+  for (const Entry& e : this->entries_) {
+    if (newest.empty() || newest.back().key != e.key) newest.push_back(e);
+  }
+  ASSERT_LT(newest.size(), this->entries_.size());  // Some keys have older versions.
+  Cursor c(segment, /*verify=*/true);
+  std::vector<Entry> seen;
+  for (c.SeekToFirst(); c.Valid(); c.NextKey()) {
+    seen.push_back({std::string(c.record().key), c.record().tag, std::string(c.record().value)});
+  }
+  KV_EXPECT_OK(c.status());
+  EXPECT_EQ(seen, newest);
+}
+
 TYPED_TEST(SegmentTest, CursorSeek) {
   using Cursor = typename TestFixture::SegmentT::Cursor;
   auto segment = this->OpenSegment();

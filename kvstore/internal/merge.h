@@ -120,8 +120,7 @@ class SegmentSource final : public KeySource {
     SettleBackward();
   }
   void Next() override {
-    current_.assign(key().data(), key().size());
-    while (cursor_.Valid() && cursor_.record().key == current_) cursor_.Next();
+    cursor_.NextKey();
     SettleForward();
   }
   void Prev() override {
@@ -262,19 +261,26 @@ class MergedSource final : public KeySource {
     PickBackward();
   }
   void Next() override {
-    current_key_.assign(key().data(), key().size());
-    const std::string& current = current_key_;
     if (!forward_) {
       // Sources may sit anywhere at or below the current key: put all just past it.
+      current_key_.assign(key().data(), key().size());
+      const std::string& current = current_key_;
       for (auto& s : sources_) {
         s->Seek(current);
         if (s->Valid() && s->key() == current) s->Next();
       }
-    } else {
-      for (auto& s : sources_) {
-        if (s->Valid() && s->key() == current) s->Next();
-      }
+      return PickForward();
     }
+    // Moving forward, the other sources sit at or past the current key.
+    if (live_ == 1) {  // The others are exhausted (a full scan of one segment, say).
+      current_->Next();
+      if (!current_->Valid()) PickForward();
+      return;
+    }
+    for (auto& s : sources_) {
+      if (s.get() != current_ && s->Valid() && s->key() == current_->key()) s->Next();
+    }
+    current_->Next();
     PickForward();
   }
   void Prev() override {
@@ -306,11 +312,13 @@ class MergedSource final : public KeySource {
   void PickForward() {
     forward_ = true;
     current_ = nullptr;
+    live_ = 0;
     for (auto& s : sources_) {
       if (!s->Valid()) {
         if (!s->status().ok()) return Fail();
         continue;
       }
+      ++live_;
       if (current_ == nullptr || s->key() < current_->key()) current_ = s.get();
     }
   }
@@ -330,6 +338,7 @@ class MergedSource final : public KeySource {
   std::vector<std::unique_ptr<KeySource>> sources_;
   KeySource* current_ = nullptr;
   bool forward_ = true;
+  size_t live_ = 0;  // Valid sources, as PickForward counted them.
   std::string current_key_;
 };
 

@@ -448,6 +448,8 @@ class Segment {
           block_(other.block_),
           record_(other.record_),
           key_(std::move(other.key_)),
+          suffix_(other.suffix_),
+          boundary_key_(std::move(other.boundary_key_)),
           scratch_(std::move(other.scratch_)),
           status_(std::move(other.status_)) {
       record_.key = key_;  // A short key_ keeps its bytes inside the string object, which moved.
@@ -477,6 +479,22 @@ class Segment {
       Position(b, lo);
     }
     void Next() { Position(block_index_, record_index_ + 1); }
+    // Moves past the remaining versions of the current key, to the first version of the next key.
+    void NextKey() {
+      // Versions of a key are adjacent. Inside a block they share its prefix, so the bytes after
+      // it (often a few) tell whether the key changed; only at a block's end is the key copied.
+      for (;;) {
+        if (record_index_ + 1 < block_.size()) {
+          const absl::string_view suffix = suffix_;  // Into the block, which stays loaded.
+          Position(block_index_, record_index_ + 1);
+          if (!valid_ || suffix_ != suffix) return;
+        } else {
+          boundary_key_.assign(key_);
+          Next();
+          if (!valid_ || record_.key != boundary_key_) return;
+        }
+      }
+    }
     void Prev() {
       if (record_index_ > 0) return Position(block_index_, record_index_ - 1);
       if (block_index_ == 0) return Invalidate();
@@ -532,6 +550,7 @@ class Segment {
       if (block_.Get(r, &stored) && IsValidKind(static_cast<uint8_t>(stored.tag & 0xff))) {
         key_.resize(block_.prefix().size());
         key_.append(stored.key_suffix.data(), stored.key_suffix.size());
+        suffix_ = stored.key_suffix;
         record_.key = key_;
         record_.tag = stored.tag;
         record_.value = stored.value;
@@ -557,6 +576,8 @@ class Segment {
     Block block_;
     Record record_;
     std::string key_;  // The current record's whole key: the block's prefix, then its own bytes.
+    absl::string_view suffix_;  // The current record's key bytes after the prefix, in the block.
+    std::string boundary_key_;  // NextKey's copy of a block's last key.
     std::string scratch_;
     absl::Status status_;
   };
