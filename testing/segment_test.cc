@@ -717,6 +717,46 @@ TEST(SegmentFormatTest, BlocksStoreTheKeyPrefixTheyShareOnce) {
   EXPECT_EQ(i, entries.size());
 }
 
+// Lookups first search every 16th block's key prefix, then the blocks between; keys whose first
+// 8 bytes after the segment's common prefix are the same across hundreds of blocks fall back to
+// whole keys. Every key and every gap between keys is found where it belongs.
+TEST(SegmentFormatTest, LookupsAcrossManyBlocksWithEqualPrefixes) {
+  const std::string dir = testing::NewTempDir("segment_ties");
+  KV_ASSERT_OK(Env::Default()->CreateDir(dir));
+  std::vector<Entry> entries;
+  for (const char* head : {"a", "b"}) {
+    for (int i = 0; i < 1500; ++i) {
+      entries.push_back({absl::StrFormat("%sXXXXXXXX%06d", head, 2 * i),
+                         PackTag(entries.size() + 1, EntryKind::kValue), absl::StrCat("v", i)});
+    }
+  }
+  BuildSegment<BloomFilter<10>>(dir, 1, entries, 256);
+  auto segment = ValueOrDie(Segment<BloomFilter<10>>::Open(Env::Default(), dir, 1));
+  ASSERT_GT(segment->num_blocks(), 200u);
+  Segment<BloomFilter<10>>::Cursor cursor(segment);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    std::string scratch;
+    bool found = false;
+    Record record;
+    KV_ASSERT_OK(segment->Get(e.key, kMaxSequence, false, &scratch, &found, &record));
+    ASSERT_TRUE(found) << e.key;
+    ASSERT_EQ(record.value, e.value);
+    // The odd number after each key is absent, and seeks to the next key.
+    std::string gap = e.key;
+    gap.back() = static_cast<char>(gap.back() + 1);
+    KV_ASSERT_OK(segment->Get(gap, kMaxSequence, false, &scratch, &found, &record));
+    ASSERT_FALSE(found) << gap;
+    cursor.Seek(gap, LookupTag(kMaxSequence));
+    if (i + 1 < entries.size()) {
+      ASSERT_TRUE(cursor.Valid()) << gap;
+      ASSERT_EQ(cursor.record().key, entries[i + 1].key);
+    } else {
+      ASSERT_FALSE(cursor.Valid());
+    }
+  }
+}
+
 // A block whose records start past 65535 bytes stores 4-byte record offsets and says so.
 TEST(SegmentFormatTest, LargeBlocksUseWideOffsets) {
   const std::string dir = testing::NewTempDir("segment_wide");

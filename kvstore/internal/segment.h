@@ -386,12 +386,12 @@ class Segment {
 
   const SegmentInfo& info() const { return info_; }
   const std::string& file_name() const { return name_; }
-  size_t num_blocks() const { return blocks_.size(); }
+  size_t num_blocks() const { return block_keys_.size(); }
 
   // Bytes this segment keeps in memory for lookups: its filter and its index.
   size_t MemoryUsage() const {
-    return filter_.size() + index_keys_.capacity() + blocks_.capacity() * sizeof(BlockHandle) +
-           block_prefixes_.capacity() * sizeof(uint64_t);
+    return filter_.size() + index_keys_.capacity() + entries_.capacity() * sizeof(BlockEntry) +
+           sampled_prefixes_.capacity() * sizeof(uint64_t) + block_keys_.capacity() * sizeof(BlockKey);
   }
 
   bool MayContain(uint64_t key_hash) const { return Filter::MayContain(filter_, key_hash); }
@@ -404,7 +404,7 @@ class Segment {
     *found = false;
     const uint64_t target = LookupTag(sequence);
     const size_t b = FindBlock(key, target);
-    if (b == blocks_.size()) return absl::OkStatus();
+    if (b == num_blocks()) return absl::OkStatus();
     Block block;
     KV_RETURN_IF_ERROR(ReadBlock(b, verify, scratch, &block));
     uint32_t lo;
@@ -461,14 +461,14 @@ class Segment {
 
     void SeekToFirst() { Position(0, 0); }
     void SeekToLast() {
-      if (segment_->blocks_.empty()) return Invalidate();
-      LoadBlock(segment_->blocks_.size() - 1);
+      if (segment_->num_blocks() == 0) return Invalidate();
+      LoadBlock(segment_->num_blocks() - 1);
       if (status_.ok()) Position(block_index_, block_.size() - 1);
     }
     // First version at or after (key, tag).
     void Seek(absl::string_view key, uint64_t tag) {
       const size_t b = segment_->FindBlock(key, tag);
-      if (b == segment_->blocks_.size()) return Invalidate();
+      if (b == segment_->num_blocks()) return Invalidate();
       if (!LoadBlock(b)) return;
       uint32_t lo;
       if (!block_.LowerBound(key, tag, &lo)) {
@@ -510,7 +510,7 @@ class Segment {
     // Moves to record `r` of block `b`, rolling over into the next blocks.
     void Position(size_t b, uint32_t r) {
       for (;;) {
-        if (b >= segment_->blocks_.size()) return Invalidate();
+        if (b >= segment_->num_blocks()) return Invalidate();
         if ((!loaded_ || block_index_ != b) && !LoadBlock(b)) return;
         if (r < block_.size()) break;
         ++b;
@@ -532,7 +532,7 @@ class Segment {
       loaded_ = true;
       key_.assign(block_.prefix().data(), block_.prefix().size());
       if (release_behind_) {
-        const uint64_t offset = segment_->blocks_[b].offset;
+        const uint64_t offset = segment_->BlockOffset(b);
         if (offset >= released_until_ + kReleaseBytes) ReleaseBefore(offset);
       }
       return true;
@@ -585,7 +585,7 @@ class Segment {
   // Checks every checksum of the file: footer, index, filter and every data block.
   absl::Status Verify() const {
     std::string scratch;
-    for (size_t b = 0; b < blocks_.size(); ++b) {
+    for (size_t b = 0; b < num_blocks(); ++b) {
       Block block;
       KV_RETURN_IF_ERROR(ReadBlock(b, /*verify=*/true, &scratch, &block));
       for (uint32_t i = 0; i < block.size(); ++i) {
@@ -608,18 +608,31 @@ class Segment {
   }
 
  private:
-  struct BlockHandle {
+  // What a lookup needs of a block, in the array FindBlock searches, so that finding a block also
+  // brings in where it is: the KeyPrefix of its last key, and its offset (it ends where the next
+  // block starts; one more entry holds the end of the data).
+  struct BlockEntry {
+    uint64_t prefix;
+    uint64_t offset;
+  };
+  // What only prefix ties and iterators need: the block's last key and its tag.
+  struct BlockKey {
     uint32_t key_offset;  // into index_keys_
     uint32_t key_size;
     uint64_t last_tag;
-    uint64_t offset;
-    uint32_t size;
   };
+  // FindBlock first searches every kSampleStride-th prefix: an array small enough to stay in the
+  // CPU's caches, unlike the entries of a segment of a million keys (28,000 blocks), whose last
+  // steps of a binary search would each miss the cache.
+  static constexpr size_t kSampleStride = 16;
 
   Segment() = default;
 
+  uint64_t BlockOffset(size_t b) const { return entries_[b].offset; }
+  uint64_t BlockSize(size_t b) const { return entries_[b + 1].offset - entries_[b].offset; }
+
   absl::string_view BlockLastKey(size_t b) const {
-    return absl::string_view(index_keys_.data() + blocks_[b].key_offset, blocks_[b].key_size);
+    return absl::string_view(index_keys_.data() + block_keys_[b].key_offset, block_keys_[b].key_size);
   }
 
   // The 8 key bytes after the `index_shared_` bytes all keys of the segment share, as a big-endian
@@ -628,21 +641,36 @@ class Segment {
   // numbers or a table name: the bytes right after it are the ones that tell keys apart.)
   uint64_t KeyPrefix(absl::string_view key) const { return KeyBytesAsNumber(key, index_shared_, 8); }
 
-  // First block whose last version is at or after (key, tag); blocks_.size() if none.
+  // First block whose last version is at or after (key, tag); num_blocks() if none.
   size_t FindBlock(absl::string_view key, uint64_t tag) const {
     // Every key of the segment starts with these bytes.
     const int c = CompareWithSharedPrefix(
         key, absl::string_view(info_.smallest_key).substr(0, index_shared_));
-    if (c != 0) return c > 0 ? blocks_.size() : 0;
+    const size_t n = num_blocks();
+    if (c != 0) return c > 0 ? n : 0;
     const uint64_t prefix = KeyPrefix(key);
-    size_t lo = 0, hi = blocks_.size();
+    // The first block whose prefix is >= the key's lies within one stride after the last sample
+    // below the key's prefix.
+    const size_t sample = static_cast<size_t>(
+        std::lower_bound(sampled_prefixes_.begin(), sampled_prefixes_.end(), prefix) -
+        sampled_prefixes_.begin());
+    const auto span_begin = entries_.begin() + (sample == 0 ? 0 : (sample - 1) * kSampleStride + 1);
+    const auto span_end = entries_.begin() + std::min(sample * kSampleStride, n);
+    size_t lo = static_cast<size_t>(
+        std::lower_bound(span_begin, span_end, prefix,
+                         [](const BlockEntry& e, uint64_t p) { return e.prefix < p; }) -
+        entries_.begin());
+    // Blocks whose last keys have the same prefix as the key are told apart by their whole keys.
+    size_t hi = lo;
+    if (hi < n && entries_[hi].prefix == prefix) {
+      hi = static_cast<size_t>(
+          std::upper_bound(entries_.begin() + lo, entries_.begin() + n, prefix,
+                           [](uint64_t p, const BlockEntry& e) { return p < e.prefix; }) -
+          entries_.begin());
+    }
     while (lo < hi) {
       const size_t mid = lo + (hi - lo) / 2;
-      const uint64_t mid_prefix = block_prefixes_[mid];
-      const bool before = mid_prefix != prefix
-                              ? mid_prefix < prefix
-                              : CompareVersions(BlockLastKey(mid), blocks_[mid].last_tag, key, tag) < 0;
-      if (before) {
+      if (CompareVersions(BlockLastKey(mid), block_keys_[mid].last_tag, key, tag) < 0) {
         lo = mid + 1;
       } else {
         hi = mid;
@@ -652,13 +680,13 @@ class Segment {
   }
 
   absl::Status ReadBlock(size_t b, bool verify, std::string* scratch, Block* block) const {
-    const BlockHandle& h = blocks_[b];
+    const uint64_t offset = BlockOffset(b), size = BlockSize(b);
     // A mapped file returns views into itself: growing (and zeroing) 4 KiB of scratch for every
     // lookup would cost more than the lookup's own work.
-    if (!stable_views_ && scratch->size() < h.size) scratch->resize(h.size);
+    if (!stable_views_ && scratch->size() < size) scratch->resize(size);
     absl::string_view bytes;
-    KV_RETURN_IF_ERROR(file_->Read(h.offset, h.size, &bytes, scratch->data()));
-    if (bytes.size() != h.size) return Corruption(absl::StrCat("block ", b, " is truncated"));
+    KV_RETURN_IF_ERROR(file_->Read(offset, size, &bytes, scratch->data()));
+    if (bytes.size() != size) return Corruption(absl::StrCat("block ", b, " is truncated"));
     // A lookup reads the block's trailer (its count, fingerprints and offsets, the last 256 bytes
     // or so) before anything else: ask for those cache lines together, not one miss after another.
     for (size_t back = 16; back <= 256 && back <= bytes.size(); back += 64) {
@@ -667,9 +695,9 @@ class Segment {
     // With a stable mapping, bytes verified once stay verified; otherwise verify every read.
     const bool trusted = stable_views_ && !verify && verified_[b].load(std::memory_order_acquire);
     if (!trusted) {
-      const size_t body = h.size - 8;
+      const size_t body = size - 8;
       if (Checksum(bytes.substr(0, body), kDataBlockSalt) != DecodeFixed64(bytes.data() + body)) {
-        return Corruption(absl::StrCat("checksum mismatch in block ", b, " at offset ", h.offset));
+        return Corruption(absl::StrCat("checksum mismatch in block ", b, " at offset ", offset));
       }
       if (stable_views_) verified_[b].store(true, std::memory_order_release);
     }
@@ -758,15 +786,17 @@ class Segment {
     // An entry takes at least 21 bytes (key length, tag, offset, size): a count the index cannot
     // hold is corruption, and must not become a huge allocation (found by segment_mutation_fuzzer).
     if (count > in.size() / 21) return Corruption("index claims more blocks than it holds");
-    blocks_.reserve(count);
-    block_prefixes_.reserve(count);
+    entries_.reserve(size_t{count} + 1);
+    block_keys_.reserve(count);
+    sampled_prefixes_.reserve(count / kSampleStride + 1);
     uint64_t expected_offset = 0;
     for (uint32_t i = 0; i < count; ++i) {
       absl::string_view key;
-      BlockHandle h;
+      BlockKey k;
+      uint64_t offset;
       uint32_t block_size;
-      if (!GetLengthPrefixed(&in, &key) || !GetFixed64(&in, &h.last_tag) ||
-          !GetFixed64(&in, &h.offset) || !GetFixed32(&in, &block_size)) {
+      if (!GetLengthPrefixed(&in, &key) || !GetFixed64(&in, &k.last_tag) ||
+          !GetFixed64(&in, &offset) || !GetFixed32(&in, &block_size)) {
         return Corruption(absl::StrCat("index entry ", i, " does not parse"));
       }
       // FindBlock relies on every key sharing the prefix of the smallest and the largest.
@@ -774,20 +804,22 @@ class Segment {
         return Corruption(absl::StrCat("index entry ", i, " lies outside the segment's key range"));
       }
       // Blocks tile the data region exactly, in order.
-      if (h.offset != expected_offset || block_size < kBlockTrailerBytes ||
-          block_size > data_end - h.offset) {
+      if (offset != expected_offset || block_size < kBlockTrailerBytes ||
+          block_size > data_end - offset) {
         return Corruption(absl::StrCat("index entry ", i, " points outside the data"));
       }
-      h.size = block_size;
-      h.key_offset = static_cast<uint32_t>(index_keys_.size());
-      h.key_size = static_cast<uint32_t>(key.size());
+      k.key_offset = static_cast<uint32_t>(index_keys_.size());
+      k.key_size = static_cast<uint32_t>(key.size());
       index_keys_.append(key.data(), key.size());
-      blocks_.push_back(h);
-      block_prefixes_.push_back(KeyPrefix(key));
-      expected_offset = h.offset + h.size;
+      block_keys_.push_back(k);
+      const uint64_t prefix = KeyPrefix(key);
+      if (i % kSampleStride == 0) sampled_prefixes_.push_back(prefix);
+      entries_.push_back({prefix, offset});
+      expected_offset = offset + block_size;
     }
     if (!in.empty() || expected_offset != data_end) return Corruption("index does not cover the data");
-    verified_ = std::make_unique<std::atomic<bool>[]>(blocks_.size());
+    entries_.push_back({~uint64_t{0}, data_end});
+    verified_ = std::make_unique<std::atomic<bool>[]>(block_keys_.size());
     return absl::OkStatus();
   }
 
@@ -798,9 +830,10 @@ class Segment {
   std::string filter_storage_;  // The filter's bytes, when the file cannot lend stable views.
   absl::string_view filter_;    // Into the mapping or filter_storage_.
   std::string index_keys_;
-  std::vector<BlockHandle> blocks_;
-  std::vector<uint64_t> block_prefixes_;  // KeyPrefix of each block's last key.
-  size_t index_shared_ = 0;               // Bytes the smallest and the largest key share.
+  std::vector<BlockEntry> entries_;         // One per block, then the end of the data.
+  std::vector<uint64_t> sampled_prefixes_;  // entries_[i * kSampleStride].prefix
+  std::vector<BlockKey> block_keys_;
+  size_t index_shared_ = 0;  // Bytes the smallest and the largest key share.
   std::unique_ptr<std::atomic<bool>[]> verified_;
 };
 
