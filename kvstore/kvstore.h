@@ -251,6 +251,20 @@ class KVStore {
     return value;
   }
 
+  // Like Get, but decodes into `*value`, reusing the memory it holds (a string's buffer), so that a
+  // loop of reads allocates nothing once the buffer is large enough. NotFound leaves `*value` as
+  // it was; after DataLoss (stored bytes that do not decode) it holds an unspecified value.
+  absl::Status GetInto(const Key& key, Value* value, const ReadOptions& options = {}) const {
+    thread_local std::string k;
+    k.clear();
+    KV_RETURN_IF_ERROR(EncodeKeyChecked(key, &k));
+    return engine_->Get(k, options, [value](absl::string_view bytes) {
+      absl::Status s = Serializer::DecodeValue(bytes, value);
+      if (!s.ok()) return absl::DataLossError(absl::StrCat("cannot decode stored value: ", s.message()));
+      return absl::OkStatus();
+    });
+  }
+
   // Deleting a key that is not there is not an error.
   absl::Status Delete(const Key& key, const WriteOptions& options = {}) {
     thread_local internal::BatchRep batch;

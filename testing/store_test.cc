@@ -448,6 +448,33 @@ TEST(StoreTest, OverwriteAndDeleteAcrossMemTableSegmentsAndReopen) {
 
 // Options::memtable_bytes counts what the MemTable holds: a small MemTable takes many writes
 // before it flushes, not one (the arena's 256 KiB blocks once made every write a flush).
+// GetInto reads into the caller's value: found in the MemTable or a segment, its old contents are
+// replaced (a string keeps its buffer); not found, the value is left as it was.
+TEST(StoreTest, GetIntoReusesTheCallersValue) {
+  using Store = KVStore<std::string, std::string>;
+  auto store = ValueOrDie(Store::Open(NewTempDir()));
+  KV_ASSERT_OK(store->Set("flushed", std::string(300, 'f')));
+  KV_ASSERT_OK(store->Flush());
+  KV_ASSERT_OK(store->Set("fresh", "short"));
+  std::string value(1000, 'x');
+  KV_ASSERT_OK(store->GetInto("flushed", &value));
+  EXPECT_EQ(value, std::string(300, 'f'));
+  const char* buffer = value.data();
+  KV_ASSERT_OK(store->GetInto("fresh", &value));
+  EXPECT_EQ(value, "short");
+  EXPECT_EQ(value.data(), buffer);
+  EXPECT_TRUE(absl::IsNotFound(store->GetInto("absent", &value)));
+  EXPECT_EQ(value, "short");
+  KV_ASSERT_OK(store->Delete("fresh"));
+  EXPECT_TRUE(absl::IsNotFound(store->GetInto("fresh", &value)));
+
+  auto typed = ValueOrDie(KVStore<int32_t, double>::Open(NewTempDir()));
+  KV_ASSERT_OK(typed->Set(7, 2.5));
+  double d = 0;
+  KV_ASSERT_OK(typed->GetInto(7, &d));
+  EXPECT_EQ(d, 2.5);
+}
+
 TEST(StoreTest, SmallMemTableHoldsManyWritesBeforeFlushing) {
   Options options;
   options.memtable_bytes = 64 * 1024;
