@@ -7,8 +7,12 @@ cc_library(
     linkopts = %{ABSEIL_LINKOPTS},
 )
 
-# xxHash is used header-only (XXH_INLINE_ALL): nothing to link.
-cc_library(name = "xxhash")
+# xxHash is used header-only (XXH_INLINE_ALL), plus the library's run-time dispatch for long
+# inputs (kvstore/internal/hash.h).
+cc_library(
+    name = "xxhash",
+    linkopts = ["-lxxhash"],
+)
 
 cc_library(
     name = "gtest",
