@@ -212,12 +212,30 @@ TEST(MemTableTest, FreedArenaBlocksServeTheNextMemTable) {
   EXPECT_GE(cached, 2 * ArenaBlockCache::kBlockBytes);
   EXPECT_LE(cached, ArenaBlockCache::kMaxCachedBytes);
   {
-    MemTable mem;
+    MemTable mem(64 << 10);  // Small enough for its hash index to share the first block.
     mem.Add(1, EntryKind::kValue, "key", value);
     EXPECT_EQ(cache.cached_bytes(), cached - ArenaBlockCache::kBlockBytes);
     EXPECT_EQ(mem.Find("key", kMaxSequence)->value(), value);
   }
   EXPECT_EQ(cache.cached_bytes(), cached);
+}
+
+// The hash index is sized once from the capacity: many more keys than buckets still find
+// themselves (longer chains), and a MemTable of the default 8 MiB takes its buckets in whole
+// arena blocks.
+TEST(MemTableTest, HashIndexOfFixedSizeHoldsAnyNumberOfKeys) {
+  MemTable small(4096);  // 64 buckets.
+  for (int i = 0; i < 5000; ++i) small.Add(i + 1, EntryKind::kValue, absl::StrCat("k", i), "v");
+  for (int i = 0; i < 5000; ++i) {
+    const MemTable::Version* v = small.Find(absl::StrCat("k", i), kMaxSequence);
+    ASSERT_NE(v, nullptr) << i;
+    EXPECT_EQ(v->sequence(), static_cast<uint64_t>(i + 1));
+  }
+  EXPECT_EQ(small.Find("k5000", kMaxSequence), nullptr);
+  MemTable large;
+  EXPECT_GE(large.ApproximateMemoryUsage(), (8u << 20) / 128 * sizeof(void*));
+  large.Add(1, EntryKind::kValue, "key", "value");
+  EXPECT_EQ(large.Find("key", kMaxSequence)->value(), "value");
 }
 
 TEST(MemTableTest, ConcurrentReadersWhileOneWriterAdds) {

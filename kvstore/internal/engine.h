@@ -659,7 +659,7 @@ class Engine {
     version_ = std::move(version);
 
     // Replay every WAL the manifest still needs, oldest first, into one MemTable.
-    mem_ = std::make_shared<MemTable>();
+    mem_ = std::make_shared<MemTable>(options_.memtable_bytes);
     uint64_t last_sequence = manifest.last_sequence;
     std::vector<uint64_t> wals;
     for (const std::string& name : children) {
@@ -693,7 +693,7 @@ class Engine {
         imm_ = std::move(mem_);
         imm_log_number_ = log_number_;
         imm_last_sequence_ = last_sequence;
-        mem_ = std::make_shared<MemTable>();
+        mem_ = std::make_shared<MemTable>(options_.memtable_bytes);
         recovered = imm_;
         PublishViewLocked();
       }
@@ -934,7 +934,7 @@ class Engine {
     imm_ = std::move(mem_);
     imm_log_number_ = log_number_;  // Once imm_ is in a segment, WALs below this are obsolete.
     imm_last_sequence_ = last_sequence_.load(std::memory_order_relaxed);
-    mem_ = std::make_shared<MemTable>();
+    mem_ = std::make_shared<MemTable>(options_.memtable_bytes);
     PublishViewLocked();
     // notify_all: the flush and the compaction thread both wait on work_cv_, and a notify_one
     // that wakes only the compaction thread would leave the MemTable unflushed forever.
