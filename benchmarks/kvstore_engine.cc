@@ -31,6 +31,13 @@ concept HasIterator = requires(const S& store) {
   store.NewIterator()->status();
 };
 
+// Views of the stored bytes, as LevelDB's and RocksDB's iterators hand out slices.
+template <typename It>
+concept HasViews = requires(const It& it) {
+  { it.key_view() } -> std::same_as<absl::string_view>;
+  { it.value_view() } -> std::same_as<absl::string_view>;
+};
+
 template <typename S>
 concept HasGetInto = requires(const S& store, std::string* value) {
   { store.GetInto(std::string(), value) } -> std::same_as<absl::Status>;
@@ -67,8 +74,14 @@ class KvStoreIterator final : public BenchIterator {
   void Seek(absl::string_view target) override { it_->Seek(Buffered(target, 0)); }
   void Next() override { it_->Next(); }
   bool Valid() const override { return it_->Valid(); }
-  absl::string_view key() const override { return it_->key(); }
-  absl::string_view value() const override { return it_->value(); }
+  absl::string_view key() const override {
+    if constexpr (HasViews<typename S::Iterator>) return it_->key_view();
+    return it_->key();
+  }
+  absl::string_view value() const override {
+    if constexpr (HasViews<typename S::Iterator>) return it_->value_view();
+    return it_->value();
+  }
   absl::Status status() const override { return it_->status(); }
 
  private:

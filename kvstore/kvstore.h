@@ -58,6 +58,10 @@ constexpr bool CheckTypes() {
   }
 }
 
+// Whether serializer S stores T as its own bytes (S::kStoresAsIs<T>; a policy may leave it out).
+template <typename S, typename T>
+concept StoresAsIs = requires { requires S::template kStoresAsIs<T>; };
+
 }  // namespace internal
 
 template <typename Key, typename Value, typename Serializer = DefaultSerializer,
@@ -137,8 +141,34 @@ class KVStore {
       Settle(false);
     }
     bool Valid() const { return valid_; }
-    const Key& key() const { return key_; }
-    const Value& value() const { return value_; }
+    const Key& key() const {
+      if constexpr (kKeyAsIs) {
+        if (!key_ready_) key_.assign(source_->key().data(), source_->key().size());
+        key_ready_ = true;
+      }
+      return key_;
+    }
+    const Value& value() const {
+      if constexpr (kValueAsIs) {
+        if (!value_ready_) value_.assign(source_->value().data(), source_->value().size());
+        value_ready_ = true;
+      }
+      return value_;
+    }
+    // Where the serializer stores the key (or value) type as its own bytes (DefaultSerializer with
+    // std::string): the current key (or value) as stored, neither decoded nor copied, valid until
+    // the iterator moves. A scan that reads only some values, or only their sizes, then copies
+    // none of the others.
+    template <typename K = Key>
+      requires internal::StoresAsIs<Serializer, K>
+    absl::string_view key_view() const {
+      return source_->key();
+    }
+    template <typename V = Value>
+      requires internal::StoresAsIs<Serializer, V>
+    absl::string_view value_view() const {
+      return source_->value();
+    }
     // OK unless reading failed (corruption is reported here, never returned as data).
     absl::Status status() const { return status_.ok() ? source_->status() : status_; }
 
@@ -146,15 +176,23 @@ class KVStore {
     friend class KVStore;
     explicit Iterator(std::unique_ptr<internal::KeySource> source) : source_(std::move(source)) {}
 
-    // Skips deletions in the direction of travel, then decodes the current entry.
+    static constexpr bool kKeyAsIs = internal::StoresAsIs<Serializer, Key>;
+    static constexpr bool kValueAsIs = internal::StoresAsIs<Serializer, Value>;
+
+    // Skips deletions in the direction of travel, then decodes the current entry (what is stored
+    // as is, any bytes, is copied out only when asked for).
     void Settle(bool forward) {
       while (source_->Valid() && source_->kind() == internal::EntryKind::kDeletion) {
         forward ? source_->Next() : source_->Prev();
       }
       valid_ = source_->Valid() && status_.ok();
+      key_ready_ = value_ready_ = false;
       if (!valid_) return;
-      absl::Status s = Serializer::DecodeKey(source_->key(), &key_);
-      if (s.ok()) s = Serializer::DecodeValue(source_->value(), &value_);
+      absl::Status s;
+      if constexpr (!kKeyAsIs) s = Serializer::DecodeKey(source_->key(), &key_);
+      if constexpr (!kValueAsIs) {
+        if (s.ok()) s = Serializer::DecodeValue(source_->value(), &value_);
+      }
       if (!s.ok()) {
         status_ = absl::DataLossError(absl::StrCat("cannot decode stored entry: ", s.message()));
         valid_ = false;
@@ -162,8 +200,10 @@ class KVStore {
     }
 
     std::unique_ptr<internal::KeySource> source_;
-    Key key_{};
-    Value value_{};
+    mutable Key key_{};
+    mutable Value value_{};
+    mutable bool key_ready_ = false;
+    mutable bool value_ready_ = false;
     bool valid_ = false;
     absl::Status status_;
   };

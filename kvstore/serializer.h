@@ -504,6 +504,11 @@ bool KeyHasNaN(const T& key) {
 // Note that SerializerFor only checks the shape of the calls, which these templates have for
 // every type; DefaultKey and DefaultValue answer precisely.
 struct DefaultSerializer {
+  // Types whose encoding is their own bytes: a lone std::string, as a key or a value. A reader
+  // may then use the stored bytes as the value itself, without decoding or copying them.
+  template <typename T>
+  static constexpr bool kStoresAsIs = std::same_as<T, std::string>;
+
   // Appends the order-preserving encoding of `key` to *out (callers pass an empty string).
   template <typename T>
   static void EncodeKey(const T& key, std::string* out) {

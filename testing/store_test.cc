@@ -475,6 +475,45 @@ TEST(StoreTest, GetIntoReusesTheCallersValue) {
   EXPECT_EQ(d, 2.5);
 }
 
+template <typename It>
+concept HasViews = requires(const It& i) {
+  i.key_view();
+  i.value_view();
+};
+
+// String keys and values are stored as they are: an iterator lends views of them without copying,
+// and copies them into key() and value() only when asked. Other types have no views.
+TEST(StoreTest, IteratorViewsOfStringKeysAndValues) {
+  using Store = KVStore<std::string, std::string>;
+  auto store = ValueOrDie(Store::Open(NewTempDir()));
+  KV_ASSERT_OK(store->Set("a", std::string(2000, 'x')));
+  KV_ASSERT_OK(store->Flush());
+  KV_ASSERT_OK(store->Set("b", "in the memtable"));
+  KV_ASSERT_OK(store->Set(std::string("c\0d", 3), ""));
+  auto it = store->NewIterator();
+  std::vector<std::pair<std::string, std::string>> seen;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    seen.emplace_back(std::string(it->key_view()), std::string(it->value_view()));
+    EXPECT_EQ(it->key(), seen.back().first);
+    EXPECT_EQ(it->value(), seen.back().second);
+  }
+  KV_ASSERT_OK(it->status());
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].second, std::string(2000, 'x'));
+  EXPECT_EQ(seen[1].second, "in the memtable");
+  EXPECT_EQ(seen[2].first, std::string("c\0d", 3));
+  // value() without key() first, and a key after moving back.
+  it->SeekToLast();
+  EXPECT_EQ(it->value(), "");
+  it->Prev();
+  EXPECT_EQ(it->value(), "in the memtable");
+  EXPECT_EQ(it->key(), "b");
+
+  static_assert(!HasViews<KVStore<int32_t, double>::Iterator>);
+  static_assert(!HasViews<KVStore<std::string, double>::Iterator>);
+  static_assert(HasViews<Store::Iterator>);
+}
+
 TEST(StoreTest, SmallMemTableHoldsManyWritesBeforeFlushing) {
   Options options;
   options.memtable_bytes = 64 * 1024;
