@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -674,6 +675,18 @@ TEST(SegmentSearchTest, VerifyChecksFingerprints) {
   EXPECT_TRUE(Mentions(s, name)) << s;
 }
 
+// The newest value of `key` in `segment`, or nullopt if it has none (a lookup error fails the test).
+template <typename SegmentT>
+std::optional<std::string> LookUp(const SegmentT& segment, absl::string_view key) {
+  std::string scratch;
+  bool found = false;
+  Record record;
+  const absl::Status s = segment.Get(key, kMaxSequence, false, &scratch, &found, &record);
+  EXPECT_TRUE(s.ok()) << s;
+  if (!s.ok() || !found) return std::nullopt;
+  return std::string(record.value);
+}
+
 // Keys with a long common beginning cost their distinct bytes only: the block stores the prefix
 // its keys share once (format version 4), and every lookup and cursor still sees whole keys.
 TEST(SegmentFormatTest, BlocksStoreTheKeyPrefixTheyShareOnce) {
@@ -690,21 +703,10 @@ TEST(SegmentFormatTest, BlocksStoreTheKeyPrefixTheyShareOnce) {
   EXPECT_LT(info.file_bytes, entries.size() * table.size() / 2) << info.file_bytes;
   auto segment = ValueOrDie(Segment<BloomFilter<10>>::Open(Env::Default(), dir, 1));
   KV_EXPECT_OK(segment->Verify());
-  for (const Entry& e : entries) {
-    std::string scratch;
-    bool found = false;
-    Record record;
-    KV_ASSERT_OK(segment->Get(e.key, kMaxSequence, false, &scratch, &found, &record));
-    ASSERT_TRUE(found) << e.key;
-    EXPECT_EQ(record.value, e.value);
-  }
+  for (const Entry& e : entries) EXPECT_EQ(LookUp(*segment, e.key), e.value) << e.key;
   // Keys that share the block prefix but are absent, and keys shorter than it.
   for (const std::string& absent : {table + "0000005", table + "00000", table, std::string("t")}) {
-    std::string scratch;
-    bool found = true;
-    Record record;
-    KV_ASSERT_OK(segment->Get(absent, kMaxSequence, false, &scratch, &found, &record));
-    EXPECT_FALSE(found) << absent;
+    EXPECT_EQ(LookUp(*segment, absent), std::nullopt) << absent;
   }
   Segment<BloomFilter<10>>::Cursor cursor(segment, /*verify=*/true);
   size_t i = 0;
@@ -736,17 +738,11 @@ TEST(SegmentFormatTest, LookupsAcrossManyBlocksWithEqualPrefixes) {
   Segment<BloomFilter<10>>::Cursor cursor(segment);
   for (size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
-    std::string scratch;
-    bool found = false;
-    Record record;
-    KV_ASSERT_OK(segment->Get(e.key, kMaxSequence, false, &scratch, &found, &record));
-    ASSERT_TRUE(found) << e.key;
-    ASSERT_EQ(record.value, e.value);
+    ASSERT_EQ(LookUp(*segment, e.key), e.value) << e.key;
     // The odd number after each key is absent, and seeks to the next key.
     std::string gap = e.key;
     gap.back() = static_cast<char>(gap.back() + 1);
-    KV_ASSERT_OK(segment->Get(gap, kMaxSequence, false, &scratch, &found, &record));
-    ASSERT_FALSE(found) << gap;
+    ASSERT_EQ(LookUp(*segment, gap), std::nullopt) << gap;
     cursor.Seek(gap, LookupTag(kMaxSequence));
     if (i + 1 < entries.size()) {
       ASSERT_TRUE(cursor.Valid()) << gap;
@@ -779,12 +775,7 @@ TEST(SegmentFormatTest, LargeBlocksUseWideOffsets) {
   for (cursor.SeekToFirst(); cursor.Valid(); cursor.Next(), ++i) {
     ASSERT_EQ(cursor.record().key, entries[i].key);
     ASSERT_EQ(cursor.record().value, entries[i].value);
-    std::string scratch;
-    bool found = false;
-    Record record;
-    KV_ASSERT_OK(segment->Get(entries[i].key, kMaxSequence, false, &scratch, &found, &record));
-    ASSERT_TRUE(found);
-    EXPECT_EQ(record.value, entries[i].value);
+    EXPECT_EQ(LookUp(*segment, entries[i].key), entries[i].value);
   }
   EXPECT_EQ(i, entries.size());
 }
