@@ -633,7 +633,9 @@ TEST(SegmentSearchTest, SharedPrefixesAndFingerprintTies) {
         KV_ASSERT_OK(segment->Get(key, at, false, &scratch, &found, &record));
         const Entry* want = Expected(entries, key, at);
         ASSERT_EQ(found, want != nullptr) << key << " at " << at;
-        if (want != nullptr) ASSERT_EQ(record.value, want->value);
+        if (want != nullptr) {
+          ASSERT_EQ(record.value, want->value);
+        }
 
         cursor.Seek(key, LookupTag(at));
         auto first = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) {

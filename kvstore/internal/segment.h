@@ -223,14 +223,14 @@ class SegmentBuilder {
     stripped_.clear();
     for (size_t i = 0; i < record_offsets_.size(); ++i) {
       const auto [key_offset, key_size] = record_keys_[i];
+      // The record's header: the key length (written anew, shorter), then the value length.
       absl::string_view header(block_.data() + record_offsets_[i], key_offset - record_offsets_[i]);
-      uint64_t ignored_key_size, value_size;
-      GetVarint64(&header, &ignored_key_size);
-      GetVarint64(&header, &value_size);
+      uint64_t old_key_size = 0;
+      GetVarint64(&header, &old_key_size);
       const size_t record_end = i + 1 < record_offsets_.size() ? record_offsets_[i + 1] : block_.size();
       record_offsets_[i] = static_cast<uint32_t>(stripped_.size());
       PutVarint64(&stripped_, key_size - shared);
-      PutVarint64(&stripped_, value_size);
+      stripped_.append(header.data(), header.size());
       // The key's distinct bytes, then its tag and value as they were.
       stripped_.append(block_.data() + key_offset + shared, record_end - key_offset - shared);
     }
