@@ -2,8 +2,8 @@
 """Runs the benchmark suite once per engine and writes a Markdown report and a PNG bar chart.
 
 Usually run as `tools/bazel run //benchmarks:report [-- --num=200000 --out=DIR]`, which builds
-the binaries and passes their paths. Each engine runs in its own process of db_bench, so that
-its peak RSS is its own; then seed_workload runs all engines side by side. Writes into --out:
+the binaries and passes their paths. First seed_workload runs all engines side by side; then
+each engine runs in its own process of db_bench, so that its peak RSS is its own. Writes into --out:
 
   report.md          ops/s per workload per engine, ratios kvstore/LevelDB and kvstore/RocksDB,
                      memory per engine, the seed workload, machine and library versions
@@ -247,6 +247,39 @@ plot {', '.join(plots)}
     return png_path
 
 
+def settle():
+    """Writes back the dirty pages earlier runs left (os.sync), so that the kernel's writeback of
+    one run's files does not compete for the CPUs and the disk with the next run."""
+    os.sync()
+
+
+def run_seed(args, raw_dir, failures):
+    """Runs seed_workload (every engine, side by side, in one process); returns its JSON figures,
+    or None (with the reason appended to failures)."""
+    seed_json = os.path.join(raw_dir, "seed_workload.json")
+    if os.path.exists(seed_json):
+        os.remove(seed_json)
+    scratch = tempfile.mkdtemp(prefix="kvstore-report.")
+    command = [args.seed_workload, f"--json={seed_json}", f"--db_dir={scratch}"]
+    settle()
+    log("running " + " ".join(command))
+    try:
+        seed_run = subprocess.run(command, capture_output=True, text=True,
+                                  timeout=args.timeout or None)
+        sys.stdout.write(seed_run.stdout)
+        sys.stderr.write(seed_run.stderr)
+        if seed_run.returncode != 0:
+            failures.append(f"seed_workload exited with {seed_run.returncode}")
+        elif os.path.exists(seed_json):
+            with open(seed_json) as f:
+                return json.load(f)
+    except subprocess.TimeoutExpired:
+        failures.append(f"seed_workload was stopped after {args.timeout} s (a hang?)")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return None
+
+
 def run_pass(args, engines, raw_dir, name, flags, passthrough, failures):
     """Runs db_bench once per engine and round, each in its own process so that its peak RSS is
     its own, with `flags` after the flags passed through (so they win), writing JSON to
@@ -268,6 +301,7 @@ def run_pass(args, engines, raw_dir, name, flags, passthrough, failures):
             command = [args.db_bench, f"--engine={engine}", f"--db_dir={scratch}",
                        f"--benchmark_out={json_path}",
                        "--benchmark_out_format=json"] + passthrough + flags
+            settle()
             log("running " + " ".join(command))
             started = datetime.datetime.now()
             try:
@@ -449,7 +483,11 @@ def main():
 
     machine = machine_info()
     failures = []
-    timeout = args.timeout or None
+    # The seed workload first: it is short, and the passes' gigabytes of files would otherwise
+    # leave the machine busy (writeback, freeing extents) while it runs.
+    seed = None
+    if args.seed_workload and not args.no_seed:
+        seed = run_seed(args, raw_dir, failures)
     results, memory, contexts = run_pass(args, engines, raw_dir, "db_bench",
                                          [f"--num={args.num}"], db_bench_flags, failures)
     large = None
@@ -462,28 +500,6 @@ def main():
         large_config = pass_config(large_contexts, large_num, LARGE_KEY_SIZE,
                                    args.large_value_size)
         large = (large_results, large_memory, large_config)
-
-    seed = None
-    if args.seed_workload and not args.no_seed:
-        seed_json = os.path.join(raw_dir, "seed_workload.json")
-        if os.path.exists(seed_json):
-            os.remove(seed_json)
-        scratch = tempfile.mkdtemp(prefix="kvstore-report.")
-        command = [args.seed_workload, f"--json={seed_json}", f"--db_dir={scratch}"]
-        log("running " + " ".join(command))
-        try:
-            seed_run = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-            sys.stdout.write(seed_run.stdout)
-            sys.stderr.write(seed_run.stderr)
-            if seed_run.returncode != 0:
-                failures.append(f"seed_workload exited with {seed_run.returncode}")
-            elif os.path.exists(seed_json):
-                with open(seed_json) as f:
-                    seed = json.load(f)
-        except subprocess.TimeoutExpired:
-            failures.append(f"seed_workload was stopped after {args.timeout} s (a hang?)")
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
 
     config = pass_config(contexts, args.num, 16, 100)
     num, key_size, value_size = config
@@ -532,6 +548,9 @@ def main():
     if args.rounds > 1:
         md.append(f"- Each engine ran {args.rounds} times, the engines taking turns; every figure "
                   "is the median of those runs.")
+    md.append("- Before every process (the seed workload first, then each engine's run) the "
+              "report calls `sync`, so that no run pays for the writeback of an earlier one's "
+              "files.")
     md.append("- Only the workload is timed (wall clock); keys and values are made in batches "
               "with the timer paused. Every Get's value is compared with the one written; a wrong "
               "or missing value fails the run instead of producing a number.")
