@@ -143,15 +143,21 @@ class KVStore {
     bool Valid() const { return valid_; }
     const Key& key() const {
       if constexpr (kKeyAsIs) {
-        if (!key_ready_) key_.assign(source_->key().data(), source_->key().size());
-        key_ready_ = true;
+        if (!key_ready_) {
+          const absl::string_view stored = source_->key();
+          key_.assign(stored.data(), stored.size());
+          key_ready_ = true;
+        }
       }
       return key_;
     }
     const Value& value() const {
       if constexpr (kValueAsIs) {
-        if (!value_ready_) value_.assign(source_->value().data(), source_->value().size());
-        value_ready_ = true;
+        if (!value_ready_) {
+          const absl::string_view stored = source_->value();
+          value_.assign(stored.data(), stored.size());
+          value_ready_ = true;
+        }
       }
       return value_;
     }

@@ -446,8 +446,6 @@ TEST(StoreTest, OverwriteAndDeleteAcrossMemTableSegmentsAndReopen) {
   ExpectStoreEquals(*store, model, probes);
 }
 
-// Options::memtable_bytes counts what the MemTable holds: a small MemTable takes many writes
-// before it flushes, not one (the arena's 256 KiB blocks once made every write a flush).
 // GetInto reads into the caller's value: found in the MemTable or a segment, its old contents are
 // replaced (a string keeps its buffer); not found, the value is left as it was.
 TEST(StoreTest, GetIntoReusesTheCallersValue) {
@@ -514,6 +512,8 @@ TEST(StoreTest, IteratorViewsOfStringKeysAndValues) {
   static_assert(HasViews<Store::Iterator>);
 }
 
+// Options::memtable_bytes counts what the MemTable holds: a small MemTable takes many writes
+// before it flushes, not one (the arena's 256 KiB blocks once made every write a flush).
 TEST(StoreTest, SmallMemTableHoldsManyWritesBeforeFlushing) {
   Options options;
   options.memtable_bytes = 64 * 1024;
