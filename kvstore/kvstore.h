@@ -142,23 +142,11 @@ class KVStore {
     }
     bool Valid() const { return valid_; }
     const Key& key() const {
-      if constexpr (kKeyAsIs) {
-        if (!key_ready_) {
-          const absl::string_view stored = source_->key();
-          key_.assign(stored.data(), stored.size());
-          key_ready_ = true;
-        }
-      }
+      if constexpr (kKeyAsIs) CopyOutOnce(&internal::KeySource::key, key_, key_ready_);
       return key_;
     }
     const Value& value() const {
-      if constexpr (kValueAsIs) {
-        if (!value_ready_) {
-          const absl::string_view stored = source_->value();
-          value_.assign(stored.data(), stored.size());
-          value_ready_ = true;
-        }
-      }
+      if constexpr (kValueAsIs) CopyOutOnce(&internal::KeySource::value, value_, value_ready_);
       return value_;
     }
     // Where the serializer stores the key (or value) type as its own bytes (DefaultSerializer with
@@ -184,6 +172,17 @@ class KVStore {
 
     static constexpr bool kKeyAsIs = internal::StoresAsIs<Serializer, Key>;
     static constexpr bool kValueAsIs = internal::StoresAsIs<Serializer, Value>;
+
+    // Copies the bytes `stored` reads (stored as they are) into `out`, once per position of the
+    // iterator: asking again costs no call into the source.
+    template <typename T>
+    void CopyOutOnce(absl::string_view (internal::KeySource::*stored)() const, T& out,
+                     bool& copied) const {
+      if (copied) return;
+      const absl::string_view bytes = (source_.get()->*stored)();
+      out.assign(bytes.data(), bytes.size());
+      copied = true;
+    }
 
     // Skips deletions in the direction of travel, then decodes the current entry (what is stored
     // as is, any bytes, is copied out only when asked for).
