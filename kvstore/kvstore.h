@@ -79,6 +79,8 @@ class KVStore {
   using key_type = Key;
   using mapped_type = Value;
 
+  class Range;
+
   // Writes applied together by Write(): after a crash, all of them or none are in the store.
   class WriteBatch {
    public:
@@ -116,27 +118,36 @@ class KVStore {
   class Iterator {
    public:
     void SeekToFirst() {
+      if (StoreClosed()) return;
       source_->SeekToFirst();
       Settle(true);
     }
     void SeekToLast() {
+      if (StoreClosed()) return;
       source_->SeekToLast();
       Settle(false);
     }
-    // Positions at the first key >= `target`.
+    // Positions at the first key >= `target`. A target the serializer refuses (a NaN) leaves the
+    // iterator invalid, with InvalidArgument in status().
     void Seek(const Key& target) {
+      if (StoreClosed()) return;
       std::string k;
+      if (absl::Status s = internal::ValidateKeyWith<Serializer>(target); !s.ok()) {
+        status_ = std::move(s);
+        valid_ = false;
+        return;
+      }
       Serializer::EncodeKey(target, &k);
       source_->Seek(k);
       Settle(true);
     }
     void Next() {
-      if (!valid_) return;
+      if (!valid_ || StoreClosed()) return;
       source_->Next();
       Settle(true);
     }
     void Prev() {
-      if (!valid_) return;
+      if (!valid_ || StoreClosed()) return;
       source_->Prev();
       Settle(false);
     }
@@ -163,12 +174,24 @@ class KVStore {
     absl::string_view value_view() const {
       return source_->value();
     }
-    // OK unless reading failed (corruption is reported here, never returned as data).
+    // OK unless reading failed (corruption is reported here, never returned as data), or the
+    // store was closed (FailedPrecondition: an iterator stops reading when its store closes).
     absl::Status status() const { return status_.ok() ? source_->status() : status_; }
 
    private:
     friend class KVStore;
-    explicit Iterator(std::unique_ptr<internal::KeySource> source) : source_(std::move(source)) {}
+    friend class Range;
+    Iterator(std::unique_ptr<internal::KeySource> source,
+             std::shared_ptr<const std::atomic<bool>> store_closed)
+        : source_(std::move(source)), store_closed_(std::move(store_closed)) {}
+
+    // True (and the iterator invalid, with FailedPrecondition) once the store has been closed.
+    bool StoreClosed() {
+      if (!store_closed_->load(std::memory_order_acquire)) return false;
+      if (status_.ok()) status_ = absl::FailedPreconditionError("store is closed");
+      valid_ = false;
+      return true;
+    }
 
     static constexpr bool kKeyAsIs = internal::StoresAsIs<Serializer, Key>;
     static constexpr bool kValueAsIs = internal::StoresAsIs<Serializer, Value>;
@@ -205,6 +228,7 @@ class KVStore {
     }
 
     std::unique_ptr<internal::KeySource> source_;
+    std::shared_ptr<const std::atomic<bool>> store_closed_;
     mutable Key key_{};
     mutable Value value_{};
     mutable bool key_ready_ = false;
@@ -240,21 +264,34 @@ class KVStore {
 
     iterator begin() { return iterator(this); }
     iterator end() { return iterator(nullptr); }
-    // OK unless the scan stopped early on an error.
+    // OK unless the scan stopped early on an error, or a bound was refused (InvalidArgument: a
+    // NaN bound, which has no place in the key order).
     absl::Status status() const { return it_->status(); }
 
    private:
     friend class KVStore;
-    Range(std::unique_ptr<Iterator> it, const Key& lo, std::optional<Key> hi)
-        : it_(std::move(it)), hi_(std::move(hi)) {
+    // Both bounds compare as the stored keys do, by their encodings: keys that encode alike
+    // (-0.0 and 0.0) are one key for the start and the end of a scan alike.
+    Range(std::unique_ptr<Iterator> it, const Key& lo, const Key* hi) : it_(std::move(it)) {
+      if (hi != nullptr) {
+        if (absl::Status s = internal::ValidateKeyWith<Serializer>(*hi); !s.ok()) {
+          it_->status_ = std::move(s);
+          at_end_ = true;
+          return;
+        }
+        hi_bytes_.emplace();
+        Serializer::EncodeKey(*hi, &*hi_bytes_);
+      }
       it_->Seek(lo);
       CheckEnd();
     }
     void CheckEnd() {
-      if (it_->Valid() && hi_.has_value() && !(it_->key() < *hi_)) at_end_ = true;
+      if (it_->Valid() && hi_bytes_.has_value() && !(it_->source_->key() < *hi_bytes_)) {
+        at_end_ = true;
+      }
     }
     std::unique_ptr<Iterator> it_;
-    std::optional<Key> hi_;
+    std::optional<std::string> hi_bytes_;
     bool at_end_ = false;
   };
 
@@ -324,23 +361,27 @@ class KVStore {
   // Applies every operation of `batch`, or none if the batch holds a rejected operation.
   absl::Status Write(const WriteBatch& batch, const WriteOptions& options = {}) {
     KV_RETURN_IF_ERROR(batch.status_);
+    KV_RETURN_IF_ERROR(internal::CheckBatchBytes(batch.rep_.ApproximateBytes()));
     internal::BatchRep rep = batch.rep_;
     return engine_->Write(&rep, options);
   }
 
   Snapshot GetSnapshot() const { return engine_->GetSnapshot(); }
 
+  // After Close (or with a snapshot of another store) the iterator is never valid and its
+  // status() says why.
   std::unique_ptr<Iterator> NewIterator(const ReadOptions& options = {}) const {
-    return std::unique_ptr<Iterator>(new Iterator(engine_->NewSource(options)));
+    return std::unique_ptr<Iterator>(
+        new Iterator(engine_->NewSource(options), engine_->closed_flag()));
   }
 
   // Keys in [lo, hi), in order.
   Range Scan(const Key& lo, const Key& hi, const ReadOptions& options = {}) const {
-    return Range(NewIterator(options), lo, hi);
+    return Range(NewIterator(options), lo, &hi);
   }
   // Keys >= lo, in order.
   Range Scan(const Key& lo, const ReadOptions& options = {}) const {
-    return Range(NewIterator(options), lo, std::nullopt);
+    return Range(NewIterator(options), lo, nullptr);
   }
 
   // Writes the MemTable to a new segment and waits until it is durable.

@@ -48,6 +48,10 @@ struct Options {
   int stop_segments = 32;
   // Run compactions on a background thread. When false, only Compact() merges segments.
   bool background_compaction = true;
+  // Once no write has come for this long (and again each such period), a MemTable whose versions
+  // may free 1 MiB or more on disk (deletions, shrinking overwrites) is flushed without waiting to
+  // fill, so that compaction gives deleted space back. 0: only full MemTables are flushed.
+  uint32_t idle_flush_ms = 1000;
 
   // Verify block checksums on every read rather than once per block per open. Reads of data
   // verified before cost no hashing otherwise; corruption found later is still reported.

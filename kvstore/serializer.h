@@ -9,9 +9,10 @@
 //   signed integer     sign bit flipped, then big-endian (so negatives sort first)
 //   bool               one byte, 0x00 or 0x01
 //   float, double      IEEE bits; negative: all bits flipped, otherwise the sign bit flipped;
-//                      big-endian. -inf < negatives < -0.0 < +0.0 < positives < +inf. -0.0 and
-//                      +0.0 are kept apart (-0.0 first) so both round-trip exactly, although
-//                      operator== calls them equal.
+//                      big-endian. -inf < negatives < 0.0 < positives < +inf. -0.0 is stored
+//                      as +0.0, as operator== calls them equal: one key, found, scanned and
+//                      replaced by either spelling (also inside tuples); a key read back is
+//                      +0.0. The bytes of -0.0 are refused when decoding (no key has them).
 //   std::string        top level: the raw bytes (a prefix sorts before its extensions).
 //                      Inside a pair/tuple: 0x00 escaped as 0x00 0xFF, then 0x00 0x01 as the
 //                      terminator, which keeps the element self-delimiting and ordered.
@@ -312,6 +313,7 @@ struct KeyCodec<T> {
   // positives, whose flipped sign bit lifts them above. NaNs (refused by ValidateKey) land
   // beyond the infinities and still round-trip bit for bit.
   static void Encode(T v, std::string* out) {
+    if (v == T{0}) v = T{0};  // -0.0 == 0.0: one key, or a scan and a lookup would disagree.
     const U bits = FixedWidth<T>::ToBits(v);
     SerializerBytes::AppendBigEndian<U>((bits & kSign) ? static_cast<U>(~bits) : (bits ^ kSign),
                                         out);
@@ -319,6 +321,10 @@ struct KeyCodec<T> {
   static absl::Status Decode(absl::string_view* in, T* out) {
     if (in->size() < sizeof(U)) return SerializerBytes::Truncated<T>(*in);
     const U bits = SerializerBytes::ReadBigEndian<U>(in->data());
+    if (bits == static_cast<U>(~kSign)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the encoding of -0.0 as a ", TypeSignatureOf<T>::Get(), " key (keys store it as 0.0)"));
+    }
     *out = FixedWidth<T>::FromBits((bits & kSign) ? (bits ^ kSign) : static_cast<U>(~bits));
     in->remove_prefix(sizeof(U));
     return absl::OkStatus();

@@ -386,10 +386,17 @@ class ModelTest : public ::testing::Test {
     for (size_t s = 0; s < snapshots_.size(); ++s) CheckSnapshotScan(static_cast<int>(s));
   }
 
-  // Snapshots belong to the closed store and go with it; a long-lived iterator may outlive it.
+  // Snapshots belong to the closed store and go with it. A long-lived iterator outlives it, but
+  // stops reading: it says the store is closed, and is replaced.
   void Reopen() {
     snapshots_.clear();
     KV_ASSERT_OK(store_->Close());
+    if (live_ != nullptr) {
+      live_->it->SeekToFirst();
+      ASSERT_FALSE(live_->it->Valid());
+      ASSERT_TRUE(absl::IsFailedPrecondition(live_->it->status())) << live_->it->status();
+      live_.reset();
+    }
     store_.reset();
     store_ = ValueOrDie(Store::Open(dir_, options_));
   }

@@ -104,6 +104,17 @@ class BatchRep {
   uint32_t count_ = 0;
 };
 
+// A batch is written as one WAL record, whose length field has 32 bits. A batch that does not fit
+// is refused before anything is written, so the store stays writable (InvalidArgument).
+inline constexpr size_t kMaxBatchBytes = UINT32_MAX;
+
+inline absl::Status CheckBatchBytes(size_t bytes) {
+  if (bytes <= kMaxBatchBytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("write batch of ", bytes,
+                                                 " bytes exceeds the limit of ", kMaxBatchBytes,
+                                                 " bytes (one WAL record); split it"));
+}
+
 }  // namespace kvstore::internal
 
 #endif  // KVSTORE_INTERNAL_BATCH_H_

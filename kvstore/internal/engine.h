@@ -131,6 +131,27 @@ class Snapshot {
 
 namespace internal {
 
+// A source with no entries that reports why: what an iterator of a closed store, or one asked to
+// read at a snapshot of another store, walks.
+class ErrorSource final : public KeySource {
+ public:
+  explicit ErrorSource(absl::Status status) : status_(std::move(status)) {}
+  void SeekToFirst() override {}
+  void SeekToLast() override {}
+  void Seek(absl::string_view) override {}
+  void SeekBefore(absl::string_view) override {}
+  void Next() override {}
+  void Prev() override {}
+  bool Valid() const override { return false; }
+  absl::string_view key() const override { return {}; }
+  EntryKind kind() const override { return EntryKind::kValue; }
+  absl::string_view value() const override { return {}; }
+  absl::Status status() const override { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
 // Decides which versions of one key a flush or compaction keeps: the newest, plus for every live
 // snapshot the newest version that snapshot sees. A deletion that ends up as the oldest version
 // kept is dropped too when nothing older exists anywhere (`bottommost`).
@@ -287,6 +308,7 @@ class Engine {
   // applies them to the MemTable, and wakes the others with the shared outcome.
   absl::Status Write(BatchRep* batch, const WriteOptions& options) {
     if (batch->empty()) return absl::OkStatus();
+    KV_RETURN_IF_ERROR(CheckBatchBytes(batch->ApproximateBytes()));
     Writer w(batch, options.sync);
     std::unique_lock<std::mutex> lock(queue_mu_);
     writers_.push_back(&w);
@@ -310,7 +332,8 @@ class Engine {
   template <typename OnValue>
   absl::Status Get(absl::string_view key, const ReadOptions& options, OnValue&& on_value) const {
     const std::shared_ptr<const View> view = CurrentView();
-    if (view == nullptr) return absl::FailedPreconditionError("store is closed");
+    if (view == nullptr) return ClosedError();
+    if (options.snapshot != nullptr) KV_RETURN_IF_ERROR(CheckSnapshot(*options.snapshot));
     const uint64_t sequence = ReadSequence(options);
     for (const MemTable* mem : {view->mem.get(), view->imm.get()}) {
       // An empty MemTable costs no lock. Whatever a read at `sequence` must see was counted
@@ -344,23 +367,45 @@ class Engine {
   }
 
   // A source over the whole store at the read's sequence number, for iterators.
+  // A closed store, or a snapshot of another store, gives a source that reports the error.
   std::unique_ptr<KeySource> NewSource(const ReadOptions& options) const {
     const std::shared_ptr<const View> view = CurrentView();
+    if (view == nullptr) return std::make_unique<ErrorSource>(ClosedError());
+    if (options.snapshot != nullptr) {
+      if (absl::Status s = CheckSnapshot(*options.snapshot); !s.ok()) {
+        return std::make_unique<ErrorSource>(std::move(s));
+      }
+    }
     const uint64_t sequence = ReadSequence(options);
     std::vector<std::unique_ptr<KeySource>> sources;
-    if (view != nullptr) {
-      sources.push_back(std::make_unique<MemTableSource>(view->mem, sequence));
-      if (view->imm != nullptr) sources.push_back(std::make_unique<MemTableSource>(view->imm, sequence));
-      const bool verify = options.verify_checksums || options_.paranoid_checks;
-      for (const Run& run : view->version->runs) {
-        if (run.size() == 1) {
-          sources.push_back(std::make_unique<SegmentSource<Filter>>(run.front(), sequence, verify));
-        } else {
-          sources.push_back(std::make_unique<RunSource<Filter>>(run, sequence, verify));
-        }
+    sources.push_back(std::make_unique<MemTableSource>(view->mem, sequence));
+    if (view->imm != nullptr) sources.push_back(std::make_unique<MemTableSource>(view->imm, sequence));
+    const bool verify = options.verify_checksums || options_.paranoid_checks;
+    for (const Run& run : view->version->runs) {
+      if (run.size() == 1) {
+        sources.push_back(std::make_unique<SegmentSource<Filter>>(run.front(), sequence, verify));
+      } else {
+        sources.push_back(std::make_unique<RunSource<Filter>>(run, sequence, verify));
       }
     }
     return std::make_unique<MergedSource>(std::move(sources));
+  }
+
+  // Set once the store is closed; shared with iterators, which may outlive it, so that they stop
+  // reading (FailedPrecondition) instead of serving a store that no longer exists.
+  std::shared_ptr<const std::atomic<bool>> closed_flag() const { return closed_flag_; }
+
+  // OK if `snapshot` was taken from this store while open; a snapshot of another store (or of an
+  // earlier opening of this directory) names sequence numbers that mean nothing here.
+  absl::Status CheckSnapshot(const Snapshot& snapshot) const {
+    if (!snapshot.valid()) {
+      return absl::InvalidArgumentError("snapshot is empty (moved from, or never taken)");
+    }
+    if (snapshot.registry_ != snapshots_) {
+      return absl::FailedPreconditionError(
+          "snapshot was taken from another store, or before this store was reopened");
+    }
+    return absl::OkStatus();
   }
 
   Snapshot GetSnapshot() const {
@@ -372,6 +417,7 @@ class Engine {
 
   // Flushes the MemTable to a segment and waits until the segment is recorded in the manifest.
   absl::Status Flush() {
+    KV_ASSIGN_OR_RETURN(UserOperation op, BeginUserOperation());
     KV_RETURN_IF_ERROR(RunExclusive([this]() -> absl::Status {
       KV_RETURN_IF_ERROR(WritableState());
       KV_RETURN_IF_ERROR(WaitForImmutableFlush());
@@ -383,40 +429,57 @@ class Engine {
 
   // Flushes, then merges every segment into one, dropping every version no reader needs.
   absl::Status Compact() {
+    KV_ASSIGN_OR_RETURN(UserOperation op, BeginUserOperation());
     KV_RETURN_IF_ERROR(Flush());
     std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
     std::shared_ptr<const Version> version;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (shutting_down_) return ClosedError();
       version = version_;
     }
     // A lone segment is rewritten too: without deletions it may still hold old versions that
     // were kept for snapshots released since, and nothing on disk tells that it does not.
     if (version->runs.empty()) return absl::OkStatus();
-    return RunCompaction(version->runs);
+    absl::Status s = RunCompaction(version->runs);
+    if (absl::IsCancelled(s)) return ClosedError();
+    return s;
   }
 
   // Checks every checksum of every live file.
   // Reports every damaged file (manifest, live segments, WALs still needed), not just the first.
   absl::Status Verify() const {
-    if (CurrentView() == nullptr) return absl::FailedPreconditionError("store is closed");
+    KV_ASSIGN_OR_RETURN(UserOperation op, BeginUserOperation());
     // No manifest edit meanwhile: one would delete the files of the manifest being checked.
     std::lock_guard<std::mutex> manifest_lock(manifest_mu_);
     return VerifyStoreFiles<Filter>(env_, dir_);
   }
 
+  // Lifecycle (kvstore.h states it for users): from the moment Close starts, new calls fail with
+  // FailedPrecondition; compactions stop at their next record and flushes being waited for are
+  // abandoned (their WAL still holds the data); Close then waits for every call in flight (user
+  // Flush, Compact and Verify calls, the writes queued before it, the background threads) before
+  // it syncs the WAL and releases the directory's lock, so nothing touches the directory after.
+  // Concurrent Close calls all wait for the first and return its outcome.
   absl::Status Close() {
+    std::lock_guard<std::mutex> close_lock(close_mu_);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_) return close_status_;
       closed_ = true;
       writes_refused_.store(true, std::memory_order_release);
       shutting_down_ = true;
+      closing_.store(true, std::memory_order_release);
+      closed_flag_->store(true, std::memory_order_release);
     }
     work_cv_.notify_all();
     done_cv_.notify_all();
     if (flush_thread_.joinable()) flush_thread_.join();
     if (compaction_thread_.joinable()) compaction_thread_.join();
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      done_cv_.wait(lock, [this] { return user_operations_ == 0; });
+    }
     // Waits for writes in flight; later ones see closed_ and fail.
     absl::Status s = RunExclusive([this]() -> absl::Status {
       absl::Status synced;
@@ -518,8 +581,10 @@ class Engine {
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [this] {
       return shutting_down_ || !fatal_.ok() ||
-             (imm_ == nullptr && !compaction_busy_ && !CompactionNeededLocked());
+             (imm_ == nullptr && !compaction_busy_ && !idle_flush_pending_ &&
+              !CompactionNeededLocked());
     });
+    if (shutting_down_) return ClosedError();
     return fatal_;
   }
 
@@ -533,18 +598,48 @@ class Engine {
         type_signature_(std::move(type_signature)),
         snapshots_(std::make_shared<SnapshotRegistry>()) {}
 
+  // Brings every option into the range the engine works in. The bounds leave room for the sums
+  // below (no int overflow near INT_MAX), and NaN ratios take the nearest sane value.
   static Options Sanitize(Options options) {
-    options.memtable_bytes = std::max<size_t>(options.memtable_bytes, 4096);
+    options.memtable_bytes = std::clamp<size_t>(options.memtable_bytes, 4096, size_t{1} << 40);
     options.block_bytes = std::clamp<size_t>(options.block_bytes, 256, 1 << 20);
-    options.compaction_trigger = std::max(options.compaction_trigger, 2);
-    options.compaction_size_ratio = std::max(options.compaction_size_ratio, 1.0);
-    options.max_space_amplification = std::max(options.max_space_amplification, 0.05);
-    options.slowdown_segments = std::max(options.slowdown_segments, options.compaction_trigger + 1);
-    options.stop_segments = std::max(options.stop_segments, options.slowdown_segments + 1);
+    constexpr int kMaxRuns = 1 << 20;
+    options.compaction_trigger = std::clamp(options.compaction_trigger, 2, kMaxRuns);
+    if (!(options.compaction_size_ratio >= 1.0)) options.compaction_size_ratio = 1.0;
+    if (!(options.max_space_amplification >= 0.05)) options.max_space_amplification = 0.05;
+    options.slowdown_segments =
+        std::clamp(options.slowdown_segments, options.compaction_trigger + 1, kMaxRuns + 1);
+    options.stop_segments =
+        std::clamp(options.stop_segments, options.slowdown_segments + 1, kMaxRuns + 2);
     return options;
   }
 
   static absl::Status NotFound() { return absl::NotFoundError("key not found"); }
+  static absl::Status ClosedError() { return absl::FailedPreconditionError("store is closed"); }
+
+  // A user call that Close must wait for (it may touch the directory or the live version); taken
+  // only while the store is open. Movable, so that it can travel in a StatusOr.
+  class UserOperation {
+   public:
+    explicit UserOperation(const Engine* engine) : engine_(engine) {}
+    UserOperation(UserOperation&& other) noexcept : engine_(std::exchange(other.engine_, nullptr)) {}
+    UserOperation& operator=(UserOperation&&) = delete;
+    ~UserOperation() {
+      if (engine_ == nullptr) return;
+      std::lock_guard<std::mutex> lock(engine_->mu_);
+      if (--engine_->user_operations_ == 0) engine_->done_cv_.notify_all();
+    }
+
+   private:
+    const Engine* engine_;
+  };
+
+  absl::StatusOr<UserOperation> BeginUserOperation() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return ClosedError();
+    ++user_operations_;
+    return UserOperation(this);
+  }
 
   uint64_t ReadSequence(const ReadOptions& options) const {
     return options.snapshot != nullptr ? options.snapshot->sequence()
@@ -558,6 +653,7 @@ class Engine {
 
   void PublishViewLocked() {
     num_runs_.store(version_->runs.size(), std::memory_order_release);
+    average_entry_bytes_.store(AverageEntryBytesLocked(), std::memory_order_relaxed);
     auto view = std::make_shared<View>();
     view->mem = mem_;
     view->imm = imm_;
@@ -587,7 +683,7 @@ class Engine {
     // Every write asks; the lock is needed only to read why writes are refused.
     if (!writes_refused_.load(std::memory_order_acquire)) return absl::OkStatus();
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return absl::FailedPreconditionError("store is closed");
+    if (closed_) return ClosedError();
     return fatal_;
   }
 
@@ -659,19 +755,25 @@ class Engine {
     version_ = std::move(version);
 
     // Replay every WAL the manifest still needs, oldest first, into one MemTable.
-    mem_ = std::make_shared<MemTable>(options_.memtable_bytes);
     uint64_t last_sequence = manifest.last_sequence;
     std::vector<uint64_t> wals;
+    uint64_t wal_bytes = 0;
     for (const std::string& name : children) {
       // ParseFileName sets `number` only for WALs and segments (MANIFEST, LOCK, *.tmp have none).
       uint64_t number = 0;
       const FileKind kind = ParseFileName(name, &number);
-      if (kind == FileKind::kWal && number >= manifest.log_number) wals.push_back(number);
+      if (kind == FileKind::kWal && number >= manifest.log_number) {
+        wals.push_back(number);
+        if (auto size = env_->GetFileSize(WalFileName(dir_, number)); size.ok()) wal_bytes += *size;
+      }
       if (kind == FileKind::kWal || kind == FileKind::kSegment) {
         next_file_number_ = std::max(next_file_number_, number + 1);
       }
     }
     std::sort(wals.begin(), wals.end());
+    // The MemTable's hash index never grows, so it is sized for everything to replay: WALs written
+    // with a larger memtable_bytes than this opening's would otherwise make replay quadratic.
+    mem_ = std::make_shared<MemTable>(std::max<uint64_t>(options_.memtable_bytes, wal_bytes));
     for (uint64_t number : wals) KV_RETURN_IF_ERROR(ReplayWal(number, &last_sequence));
     last_sequence_.store(last_sequence, std::memory_order_release);
 
@@ -685,8 +787,10 @@ class Engine {
     // The replayed writes may exist only in the OS cache (the process that wrote them may have
     // died before a sync), and no later sync covers the old WALs. Flush them to a segment now,
     // as LevelDB does, so that a synced write acknowledged later never survives a power loss
-    // that the recovered writes before it do not.
-    if (!mem_->empty()) {
+    // that the recovered writes before it do not. With nothing replayed the manifest still moves
+    // on to the new WAL, so that the old ones are deleted: opening without writing must not leave
+    // one more WAL each time.
+    if (!mem_->empty() || !wals.empty()) {
       std::shared_ptr<const MemTable> recovered;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -907,7 +1011,10 @@ class Engine {
         slowed = true;
         continue;
       }
-      if (mem_->ApproximateMemoryUsage() + bytes <= options_.memtable_bytes) return absl::OkStatus();
+      if (mem_->ApproximateMemoryUsage() + bytes <= options_.memtable_bytes &&
+          !DeletionsWorthFlushing()) {
+        return absl::OkStatus();
+      }
       std::unique_lock<std::mutex> lock(mu_);
       if (imm_ != nullptr ||
           (runs >= static_cast<size_t>(options_.stop_segments) && options_.background_compaction)) {
@@ -925,6 +1032,15 @@ class Engine {
       lock.unlock();
       return SwitchMemTable();
     }
+  }
+
+  // Deletions are small in the MemTable and large on disk: once those it holds may free more than
+  // a MemTable's worth of segment bytes, it is flushed early, so that a long run of deletions
+  // gives space back while it runs (compaction weighs what they shadow, see PickCompaction).
+  bool DeletionsWorthFlushing() const {
+    return static_cast<double>(mem_->num_deletions()) *
+               average_entry_bytes_.load(std::memory_order_relaxed) >
+           static_cast<double>(options_.memtable_bytes);
   }
 
   // Called by the write leader with no immutable MemTable: freezes the MemTable, starts a new WAL.
@@ -958,8 +1074,32 @@ class Engine {
   // Flushes get their own thread so that a long compaction never holds up a full MemTable.
   void FlushLoop() {
     std::unique_lock<std::mutex> lock(mu_);
+    const auto flush_ready = [this] { return shutting_down_ || (fatal_.ok() && imm_ != nullptr); };
+    const auto idle_period = std::chrono::milliseconds(options_.idle_flush_ms);
+    uint64_t sequence_seen = last_sequence_.load(std::memory_order_acquire);
     for (;;) {
-      work_cv_.wait(lock, [this] { return shutting_down_ || (fatal_.ok() && imm_ != nullptr); });
+      if (options_.idle_flush_ms == 0) {
+        work_cv_.wait(lock, flush_ready);
+      } else if (!work_cv_.wait_for(lock, idle_period, flush_ready)) {
+        const uint64_t sequence = last_sequence_.load(std::memory_order_acquire);
+        const bool idle = sequence == sequence_seen;
+        sequence_seen = sequence;
+        if (idle && fatal_.ok() && IdleFlushWorthwhileLocked()) {
+          idle_flush_pending_ = true;
+          lock.unlock();
+          // A failure here (say, no space for the new WAL) is the writes' to report, not ours.
+          RunExclusive([this]() -> absl::Status {
+            KV_RETURN_IF_ERROR(WritableState());
+            KV_RETURN_IF_ERROR(WaitForImmutableFlush());
+            if (mem_->empty()) return absl::OkStatus();
+            return SwitchMemTable();
+          }).IgnoreError();
+          lock.lock();
+          idle_flush_pending_ = false;
+          done_cv_.notify_all();
+        }
+        continue;
+      }
       if (shutting_down_) break;
       std::shared_ptr<const MemTable> imm = imm_;
       lock.unlock();
@@ -974,6 +1114,27 @@ class Engine {
       done_cv_.notify_all();
       work_cv_.notify_all();
     }
+  }
+
+  // Whether the MemTable of an idle store is worth a flush before it fills: when the versions it
+  // holds may free at least kIdleFlushMinBytes on disk once compacted with what they replace
+  // (each counted as an average entry of the segments). Deletions and shrinking overwrites sit in
+  // a MemTable that fills slowly, and until flushed they reclaim nothing.
+  bool IdleFlushWorthwhileLocked() const {
+    if (mem_ == nullptr || mem_->empty() || imm_ != nullptr) return false;
+    return static_cast<double>(mem_->num_versions()) * AverageEntryBytesLocked() >=
+           static_cast<double>(kIdleFlushMinBytes);
+  }
+  static constexpr uint64_t kIdleFlushMinBytes = 1 << 20;
+
+  // Bytes on disk per entry, over every live segment (0 when there are none).
+  double AverageEntryBytesLocked() const {
+    uint64_t bytes = 0, entries = 0;
+    for (const Run& run : version_->runs) {
+      bytes += RunBytes(run);
+      entries += RunEntries(run);
+    }
+    return entries == 0 ? 0.0 : static_cast<double>(bytes) / static_cast<double>(entries);
   }
 
   void CompactionLoop() {
@@ -999,7 +1160,7 @@ class Engine {
       ReleaseFreeHeapMemory();
       lock.lock();
       compaction_busy_ = false;
-      if (!s.ok()) {
+      if (!s.ok() && !(absl::IsCancelled(s) && shutting_down_)) {
         SetFatalLocked(absl::Status(s.code(), absl::StrCat("compaction failed; the store refuses "
                                                            "writes until reopened: ", s.message())));
       }
@@ -1047,14 +1208,25 @@ class Engine {
       SegmentInfo range;
       range.smallest_key = oldest.front()->info().smallest_key;
       range.largest_key = oldest.back()->info().largest_key;
-      uint64_t newer = 0;
+      uint64_t newer_bytes = 0, newer_entries = 0;
       for (size_t r = 0; r + 1 < runs.size(); ++r) {
         for (const auto& segment : runs[r]) {
-          if (KeyRangesOverlap(segment->info(), range)) newer += segment->info().file_bytes;
+          if (!KeyRangesOverlap(segment->info(), range)) continue;
+          newer_bytes += segment->info().file_bytes;
+          newer_entries += segment->info().num_entries;
         }
       }
-      if (static_cast<double>(newer) >
-          options_.max_space_amplification * static_cast<double>(RunBytes(oldest))) {
+      // What the newer segments may make garbage of the oldest run is not their own size: a
+      // deletion, or a short value over a long one, weighs little and frees a whole old entry.
+      // So each newer entry also counts as one average old entry (deleting or shrinking
+      // everything would otherwise never be reclaimed).
+      const uint64_t old_bytes = RunBytes(oldest), old_entries = RunEntries(oldest);
+      const double shadowed =
+          old_entries == 0 ? 0.0
+                           : static_cast<double>(std::min(newer_entries, old_entries)) *
+                                 static_cast<double>(old_bytes) / static_cast<double>(old_entries);
+      if (std::max(static_cast<double>(newer_bytes), shadowed) >
+          options_.max_space_amplification * static_cast<double>(old_bytes)) {
         return runs;
       }
     }
@@ -1124,6 +1296,8 @@ class Engine {
       segment = *written;
       if (segment != nullptr) stats_.flush_bytes_written.fetch_add(segment->info().file_bytes);
     }
+    // Counted before the version is installed, which wakes those waiting for the flush.
+    stats_.flushes.fetch_add(1, std::memory_order_relaxed);
     KV_RETURN_IF_ERROR(InstallVersion(
         [&](std::vector<Run>* runs) {
           if (segment == nullptr) return;
@@ -1139,7 +1313,6 @@ class Engine {
           runs->insert(runs->begin(), Run{segment});
         },
         log_number, last_sequence, /*flushed=*/true, number));
-    stats_.flushes.fetch_add(1, std::memory_order_relaxed);
     return absl::OkStatus();
   }
 
@@ -1171,7 +1344,11 @@ class Engine {
         number, max_keys, [&](auto&& emit) -> absl::Status {
           // Versions of one key are ordered newest first across inputs too, because inputs are
           // ordered newest first and sequence numbers grow with time.
-          for (;;) {
+          for (uint64_t merged = 0;; ++merged) {
+            // Close does not wait for a whole compaction: the inputs stay, the output is dropped.
+            if (merged % 1024 == 0 && closing_.load(std::memory_order_acquire)) {
+              return absl::CancelledError("compaction abandoned: the store is closing");
+            }
             int best = -1;
             for (size_t i = 0; i < cursors.size(); ++i) {
               KV_RETURN_IF_ERROR(cursors[i].status());
@@ -1204,10 +1381,10 @@ class Engine {
     if (output != nullptr) {
       stats_.compaction_bytes_written.fetch_add(output->info().file_bytes, std::memory_order_relaxed);
     }
+    stats_.compactions.fetch_add(1, std::memory_order_relaxed);  // Before waking waiters.
     KV_RETURN_IF_ERROR(InstallVersion(
         [&](std::vector<Run>* runs) { ReplaceMergedRuns(runs, inputs, output); }, 0, 0,
         /*flushed=*/false, number));
-    stats_.compactions.fetch_add(1, std::memory_order_relaxed);
     return absl::OkStatus();
   }
 
@@ -1357,7 +1534,7 @@ class Engine {
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // Background thread waits for work.
-  std::condition_variable done_cv_;  // Others wait for background work to finish.
+  mutable std::condition_variable done_cv_;  // Others wait for background work (and calls) to finish.
   std::shared_ptr<MemTable> mem_;
   std::shared_ptr<MemTable> imm_;
   uint64_t imm_log_number_ = 0;
@@ -1369,8 +1546,13 @@ class Engine {
   uint64_t log_number_ = 0;
   std::set<uint64_t> pending_outputs_;
   bool compaction_busy_ = false;
+  bool idle_flush_pending_ = false;
   bool shutting_down_ = false;
   bool closed_ = false;
+  mutable int user_operations_ = 0;  // UserOperations in flight; Close waits for none.
+  std::mutex close_mu_;              // Held through Close: a second Close waits for the first.
+  std::atomic<bool> closing_{false};  // shutting_down_, for loops that poll it without mu_.
+  const std::shared_ptr<std::atomic<bool>> closed_flag_ = std::make_shared<std::atomic<bool>>(false);
   absl::Status fatal_;
   absl::Status close_status_;
   std::thread flush_thread_;
@@ -1380,6 +1562,7 @@ class Engine {
   // Mirrors of state under mu_ that every write reads, so that a write takes no lock for them.
   std::atomic<bool> writes_refused_{false};  // Set with fatal_ or closed_, never cleared.
   std::atomic<size_t> num_runs_{0};          // version_->runs.size() of the published view.
+  std::atomic<double> average_entry_bytes_{0};  // AverageEntryBytesLocked() of that view.
   uint64_t wal_tail_bytes_dropped_ = 0;  // Torn WAL tails dropped when this store opened.
   mutable Stats stats_;
 };

@@ -60,6 +60,9 @@ inline std::string TempFileName(const std::string& final_name) { return final_na
 enum class FileKind { kWal, kSegment, kManifest, kLock, kTemp, kUnknown };
 
 // Parses a name found in a store directory; `*number` is set for WAL and segment files.
+// File numbers grow by one per file; no store reaches this, and a name above it is not ours.
+inline constexpr uint64_t kMaxFileNumber = uint64_t{1} << 53;
+
 inline FileKind ParseFileName(absl::string_view name, uint64_t* number) {
   if (name == "MANIFEST") return FileKind::kManifest;
   if (name == "LOCK") return FileKind::kLock;
@@ -70,6 +73,8 @@ inline FileKind ParseFileName(absl::string_view name, uint64_t* number) {
   for (char c : name.substr(0, dot)) {
     if (c < '0' || c > '9') return FileKind::kUnknown;
     n = n * 10 + static_cast<uint64_t>(c - '0');
+    // Not a name the store gave: it would push the next file number towards overflow.
+    if (n > kMaxFileNumber) return FileKind::kUnknown;
   }
   *number = n;
   const absl::string_view ext = name.substr(dot);

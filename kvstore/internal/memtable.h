@@ -207,13 +207,13 @@ class MemTable {
     while (buckets < kMaxBuckets && buckets * kBytesPerBucket < capacity_bytes) buckets *= 2;
     bucket_mask_ = buckets - 1;
     const size_t bytes = buckets * sizeof(KeyEntry*);
-    index_bytes_ = bytes;
     if (bytes <= kBucketsPerChunk * sizeof(KeyEntry*) / 4) {
-      // Small: from the arena's current block, which is shared with the data.
+      // Small: from the arena's current block, which is shared with the data (and counts it).
       char* chunk = arena_.Allocate(bytes);
       std::memset(chunk, 0, bytes);
       chunks_.push_back(reinterpret_cast<KeyEntry**>(chunk));
     } else {
+      index_bytes_ = bytes;  // Blocks of its own, which the arena does not count.
       for (size_t done = 0; done < buckets; done += kBucketsPerChunk) {
         const size_t n = std::min(kBucketsPerChunk, buckets - done);
         chunks_.push_back(

@@ -51,6 +51,13 @@ uint64_t RunBytes(const SegmentRun<Filter>& run) {
   return bytes;
 }
 
+template <typename Filter>
+uint64_t RunEntries(const SegmentRun<Filter>& run) {
+  uint64_t entries = 0;
+  for (const auto& segment : run) entries += segment->info().num_entries;
+  return entries;
+}
+
 // Where `info`'s keys would go in `run`: the index to insert it at, or -1 if it overlaps one of
 // the run's segments.
 template <typename Filter>

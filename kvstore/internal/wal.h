@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -52,11 +53,26 @@ class LogWriter {
 
 // Reads the records of a WAL file held in memory.
 //
-// Recovery policy ("tolerate a corrupted tail"): a crash can only cut the last append short, and a
-// power loss can leave garbage or zeros after the last synced byte. So a record that is truncated
-// or fails its checksum ends the log cleanly, with everything before it kept, provided no valid
-// record follows it. If a valid record does follow, the damage is in the middle of the log and
-// skipping it would silently lose acknowledged writes: that is reported as DataLoss.
+// Recovery policy ("tolerate a torn tail"): a crash can only cut the last append short, and a
+// power loss can also lose unsynced pages. So damage ends the log cleanly, with everything before
+// it kept, when it has one of the shapes those leave; any other damage followed by a valid record
+// is in the middle of the log, and skipping it would silently lose acknowledged writes: that is
+// reported as DataLoss. The shapes (docs/format.md, "Reading a WAL back"):
+//  - Zeros to the end of the file: space the writer reserved ahead (fallocate) and never used.
+//    They are not damage, and not counted in dropped_tail_bytes().
+//  - A torn last record: the written bytes end inside the extent the record's header claims, and
+//    that extent lies within the file (the mapped WAL reserves space ahead, so a torn record is
+//    followed by zeros). The writer fills a record front to back and nothing after it, so whatever
+//    the torn payload holds (a value may hold bytes that look like WAL records) is not looked at.
+//    A log written by appends (an Env without a mapped WAL) ends where the writing stopped: its
+//    torn record claims more than the file holds, and is a torn tail unless valid records that
+//    reach the end start inside it, which a corrupted length field would also show (DataLoss).
+//  - A hole: a whole 4 KiB page of zeros between the damage and the next valid record, which only
+//    out-of-order writeback of unsynced pages leaves; what follows was never synced (a sync writes
+//    every page before it), so it may be dropped with the hole.
+// Every check is linear in the file's size: the search for a valid record after damage first
+// follows header lengths backwards from the end (a real record is followed by records up to the
+// written end), and only candidates that chain to the end have their checksum computed.
 class LogReader {
  public:
   LogReader(absl::string_view contents, std::string file_name)
@@ -68,30 +84,98 @@ class LogReader {
     if (!status_.ok() || offset_ >= contents_.size()) return false;
     if (ValidRecordAt(offset_, payload)) {
       offset_ += kWalHeaderBytes + payload->size();
+      good_bytes_ = offset_;
       return true;
     }
-    // Damage at offset_: a torn tail only if nothing valid follows.
-    for (size_t probe = offset_ + 1; probe + kWalHeaderBytes <= contents_.size(); ++probe) {
-      absl::string_view ignored;
-      if (ValidRecordAt(probe, &ignored)) {
-        status_ = absl::DataLossError(absl::StrCat(
-            "corruption in ", file_name_, " at offset ", offset_,
-            ": a damaged record is followed by valid records at offset ", probe));
-        return false;
-      }
-    }
-    dropped_tail_bytes_ = contents_.size() - offset_;
-    offset_ = contents_.size();
+    OnDamage();
     return false;
   }
 
   const absl::Status& status() const { return status_; }
-  // Bytes of a torn or damaged final record that were dropped.
+  // Bytes of a torn or damaged final record that were dropped, up to the last nonzero byte (the
+  // zeros of reserved space after it are not counted).
   size_t dropped_tail_bytes() const { return dropped_tail_bytes_; }
   // Offset just past the last good record.
-  size_t good_bytes() const { return offset_ - dropped_tail_bytes_; }
+  size_t good_bytes() const { return good_bytes_; }
 
  private:
+  static constexpr size_t kPageBytes = 4096;
+  // Checksum work allowed when searching for a valid record after damage, per byte searched.
+  static constexpr size_t kProbeHashBudgetPerByte = 8;
+
+  // The log's damage at offset_ either ends it (a torn tail) or is reported.
+  void OnDamage() {
+    const size_t written_end = WrittenEnd();
+    offset_ = contents_.size();
+    if (written_end <= good_bytes_) return;  // Only reserved zeros: the clean end of the log.
+    const size_t damage = good_bytes_;
+    dropped_tail_bytes_ = written_end - damage;
+    uint64_t claimed_end = UINT64_MAX;  // Past the file: the header is itself torn.
+    if (contents_.size() - damage >= kWalHeaderBytes) {
+      claimed_end = damage + kWalHeaderBytes + uint64_t{DecodeFixed32(contents_.data() + damage)};
+    }
+    if (claimed_end > written_end && claimed_end <= contents_.size()) return;  // Torn in place.
+    // Damage inside a record whose length is intact: the next record starts where it claims to end.
+    absl::string_view ignored;
+    size_t next = claimed_end < written_end && ValidRecordAt(claimed_end, &ignored)
+                      ? claimed_end
+                      : FindChainedRecord(damage + 1, written_end);
+    if (next == kNone || HoleBetween(damage, next)) return;
+    dropped_tail_bytes_ = 0;
+    status_ = absl::DataLossError(absl::StrCat(
+        "corruption in ", file_name_, " at offset ", damage,
+        next == kUndecided ? ": damage that is not a torn tail (too costly to search further)"
+                           : absl::StrCat(": a damaged record is followed by valid records at "
+                                          "offset ", next)));
+  }
+
+  static constexpr size_t kNone = SIZE_MAX;
+  static constexpr size_t kUndecided = SIZE_MAX - 1;
+
+  // One past the last nonzero byte after the good records.
+  size_t WrittenEnd() const {
+    size_t end = contents_.size();
+    while (end > good_bytes_ && contents_[end - 1] == '\0') --end;
+    return end;
+  }
+
+  // The first offset in [from, written_end) where a valid record starts whose successors, by their
+  // header lengths, reach the written end; kNone if there is none, kUndecided if the checksum
+  // budget ran out first.
+  size_t FindChainedRecord(size_t from, size_t written_end) const {
+    if (from >= written_end) return kNone;
+    const size_t n = written_end - from;
+    std::vector<bool> chains(n, false);  // chains[i]: headers from from + i lead to the end.
+    for (size_t i = n; i-- > 0;) {
+      const size_t at = from + i;
+      if (contents_.size() - at < kWalHeaderBytes) continue;
+      const uint32_t length = DecodeFixed32(contents_.data() + at);
+      const uint64_t end = at + kWalHeaderBytes + uint64_t{length};
+      if (length == 0 || end > contents_.size()) continue;
+      chains[i] = end >= written_end || chains[end - from];
+    }
+    size_t budget = kProbeHashBudgetPerByte * n + (64 << 10);
+    for (size_t i = 0; i < n; ++i) {
+      if (!chains[i]) continue;
+      const size_t length = DecodeFixed32(contents_.data() + from + i);
+      if (length > budget) return kUndecided;
+      budget -= length;
+      absl::string_view ignored;
+      if (ValidRecordAt(from + i, &ignored)) return from + i;
+    }
+    return kNone;
+  }
+
+  // Whether a whole page of zeros lies between the damage and the record at `next`.
+  bool HoleBetween(size_t damage, size_t next) const {
+    for (size_t page = damage / kPageBytes * kPageBytes; page + kPageBytes <= next;
+         page += kPageBytes) {
+      const absl::string_view bytes = contents_.substr(page, kPageBytes);
+      if (bytes.find_first_not_of('\0') == absl::string_view::npos) return true;
+    }
+    return false;
+  }
+
   bool ValidRecordAt(size_t offset, absl::string_view* payload) const {
     if (contents_.size() - offset < kWalHeaderBytes) return false;
     const char* header = contents_.data() + offset;
@@ -106,6 +190,7 @@ class LogReader {
   absl::string_view contents_;
   std::string file_name_;
   size_t offset_ = 0;
+  size_t good_bytes_ = 0;
   size_t dropped_tail_bytes_ = 0;
   absl::Status status_;
 };

@@ -107,7 +107,10 @@ ReadResult ReadLog(absl::string_view contents) {
   result.status = reader.status();
   FUZZ_CHECK(reader.good_bytes() == end);
   if (result.status.ok()) {
-    FUZZ_CHECK(reader.good_bytes() + reader.dropped_tail_bytes() == contents.size());
+    // What follows the dropped bytes is zeros: space reserved ahead, not counted as dropped.
+    const size_t dropped_end = reader.good_bytes() + reader.dropped_tail_bytes();
+    FUZZ_CHECK(dropped_end <= contents.size());
+    FUZZ_CHECK(contents.substr(dropped_end).find_first_not_of('\0') == absl::string_view::npos);
   } else {
     FUZZ_CHECK(absl::IsDataLoss(result.status));
     FUZZ_CHECK(reader.dropped_tail_bytes() == 0);
@@ -166,13 +169,18 @@ void FuzzWrittenLog(absl::string_view in) {
     return;
   }
   const size_t victim = record_choice % count;
-  log[starts[victim] + position_choice % record_size(victim)] ^=
-      static_cast<char>(1u << (damage & 7));
+  const size_t position = position_choice % record_size(victim);
+  log[starts[victim] + position] ^= static_cast<char>(1u << (damage & 7));
   const ExactBuffer contents(log);
   const ReadResult r = ReadLog(contents.view());
   FUZZ_CHECK(SamePayloads(r.payloads, payloads, victim));
-  // Damage before a valid record is never skipped silently.
-  if (victim + 1 < count) FUZZ_CHECK(absl::IsDataLoss(r.status));
+  // Damage before a valid record is never skipped silently, but for one shape the reader cannot
+  // tell from a torn write (wal.h): a length that now claims to end in the zeros the log ends with.
+  const size_t written_end = log.find_last_not_of('\0') + 1;
+  const uint64_t claimed_end =
+      starts[victim] + kWalHeaderBytes + uint64_t{internal::DecodeFixed32(log.data() + starts[victim])};
+  const bool looks_torn = position < 4 && claimed_end > written_end && claimed_end <= log.size();
+  if (victim + 1 < count && !looks_torn) FUZZ_CHECK(absl::IsDataLoss(r.status));
 }
 
 }  // namespace
