@@ -1,7 +1,11 @@
 // Space and write amplification under sustained overwrites: writes `--write_mb` of random
 // overwrites into a store whose live data is `--live_mb`, waits for compaction to catch up, and
 // reports the store's file bytes over the live bytes (space amplification) and the bytes written
-// to disk over the bytes written by the user (write amplification).
+// to disk over the bytes written by the user (write amplification). Then two phases that only
+// give space back if compaction weighs what deletions and small values free (issue 14): every
+// value is shrunk to --shrink_value_size bytes, then every key is deleted; after each the store is
+// left idle (no Flush, no Compact) until kvstore.total-bytes falls below 3x the live data plus
+// 1 MiB, or --settle_s passes. Exits 1 if either phase misses that bound.
 //
 //   tools/bazel run //benchmarks:space_amplification -- --live_mb=100 --write_mb=2048
 #include <chrono>
@@ -10,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
@@ -23,6 +28,8 @@ struct Flags {
   uint64_t write_mb = 2048;
   uint64_t key_size = 16;
   uint64_t value_size = 100;
+  uint64_t shrink_value_size = 10;
+  uint64_t settle_s = 60;
   std::string dir;
 };
 
@@ -59,14 +66,16 @@ int main(int argc, char** argv) {
     if (ParseFlag(argv[i], "live_mb", &flags.live_mb) ||
         ParseFlag(argv[i], "write_mb", &flags.write_mb) ||
         ParseFlag(argv[i], "key_size", &flags.key_size) ||
-        ParseFlag(argv[i], "value_size", &flags.value_size)) {
+        ParseFlag(argv[i], "value_size", &flags.value_size) ||
+        ParseFlag(argv[i], "shrink_value_size", &flags.shrink_value_size) ||
+        ParseFlag(argv[i], "settle_s", &flags.settle_s)) {
       continue;
     }
     if (absl::StartsWith(argv[i], "--dir=")) {
       flags.dir = argv[i] + 6;
       continue;
     }
-    std::fprintf(stderr, "unknown flag %s\nflags: --live_mb --write_mb --key_size --value_size --dir\n", argv[i]);
+    std::fprintf(stderr, "unknown flag %s\nflags: --live_mb --write_mb --key_size --value_size --shrink_value_size --settle_s --dir\n", argv[i]);
     return 2;
   }
   if (flags.dir.empty()) {
@@ -140,7 +149,44 @@ int main(int argc, char** argv) {
   std::printf("write amplification:  %.2fx ((WAL + flush + compaction bytes) / user bytes)\n",
               static_cast<double>(user + flushed + compacted) / static_cast<double>(user));
   std::printf("compactions:          %s\n", (*store)->GetProperty("kvstore.compactions")->c_str());
+
+  // Waits, without Flush or Compact, until the segments fall below the bound; prints the result.
+  auto settle = [&](const char* phase, uint64_t live) {
+    const uint64_t bound = 3 * live + (1 << 20);
+    const auto phase_start = std::chrono::steady_clock::now();
+    uint64_t total = Property(**store, "kvstore.total-bytes");
+    double seconds = 0;
+    while (total >= bound && seconds < static_cast<double>(flags.settle_s)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      total = Property(**store, "kvstore.total-bytes");
+      seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - phase_start).count();
+    }
+    std::printf("%-21s %.2f MB of segments for %.2f MB live after %.1f s idle (bound 3x + 1 MiB "
+                "= %.2f MB): %s\n",
+                phase, total / 1e6, live / 1e6, seconds, bound / 1e6,
+                total < bound ? "met" : "MISSED");
+    return total < bound;
+  };
+  bool met = true;
+  std::string small_value(flags.shrink_value_size, 's');
+  for (uint64_t i = 0; i < spec.count; ++i) {
+    gen.Key(i, &key);
+    if (absl::Status s = (*store)->Set(key, small_value); !s.ok()) {
+      std::fprintf(stderr, "set: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+  }
+  met &= settle("shrink-heavy:", spec.count * (flags.key_size + flags.shrink_value_size));
+  for (uint64_t i = 0; i < spec.count; ++i) {
+    gen.Key(i, &key);
+    if (absl::Status s = (*store)->Delete(key); !s.ok()) {
+      std::fprintf(stderr, "delete: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+  }
+  met &= settle("delete-heavy:", 0);
   (void)(*store)->Close();
   std::filesystem::remove_all(flags.dir);
-  return 0;
+  return met ? 0 : 1;
 }

@@ -8,6 +8,27 @@
 // order is key order), the Filter policy lets a read skip segments that cannot hold a key. Writes
 // are durable once acknowledged (WAL), and survive power loss with WriteOptions::sync.
 // A KVStore is safe to use from many threads.
+//
+// Lifecycle, from any thread:
+//  - Close() may be called at any moment, from any thread, any number of times. From the moment it
+//    starts, every new call fails with FailedPrecondition ("store is closed"): Set, Delete, Write,
+//    Get, GetInto, Flush, Compact, Verify, WaitForBackgroundWork; NewIterator and Scan give an
+//    iterator or range that is never valid and whose status() says so; GetProperty gives nullopt.
+//  - Calls already in flight finish or fail cleanly: writes queued before Close are applied and
+//    acknowledged (the WAL is synced before Close returns); a Compact() stops at its next record and
+//    returns FailedPrecondition (its inputs stay); a Flush() waiting for its MemTable returns
+//    FailedPrecondition (the WAL still holds the data). Close waits for every one of them, and for
+//    the background threads, before it releases the directory: after Close returns, nothing
+//    touches the directory, and another process may open it.
+//  - Concurrent Close() calls all wait for the first and return its outcome. The destructor calls
+//    Close(); destroying the store while another thread is still inside one of its calls is the
+//    one thing not allowed (as for any C++ object).
+//  - Iterators and Ranges may outlive Close() and the store object: they hold what they read (no
+//    dangling reads), but once the store is closed they stop: Seek*, Next and Prev leave them
+//    invalid with FailedPrecondition in status().
+//  - A Snapshot may outlive the store; reading at it from another store, or from a later opening
+//    of the same directory, fails with FailedPrecondition (its sequence numbers mean nothing
+//    there); an empty (moved-from or default) Snapshot is InvalidArgument.
 #ifndef KVSTORE_KVSTORE_H_
 #define KVSTORE_KVSTORE_H_
 
@@ -409,7 +430,9 @@ class KVStore {
     return engine_->GetProperty(name);
   }
 
-  // Stops background work and syncs the WAL. Idempotent; the destructor calls it.
+  // Stops background work, waits for calls in flight, syncs the WAL and releases the directory.
+  // Idempotent and safe to race with any call (see the lifecycle at the top of this file); the
+  // destructor calls it.
   absl::Status Close() { return engine_->Close(); }
 
  private:

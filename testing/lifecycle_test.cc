@@ -107,7 +107,7 @@ TEST(LifecycleTest, ConcurrentClosesWaitForTheFirstAndAgree) {
     auto store = ValueOrDie(Store::Open(dir));
     for (int i = 0; i < 500; ++i) KV_ASSERT_OK(store->Set(Key(i), "v"));
     std::vector<absl::Status> results(4);
-    std::vector<bool> refused(4, false);
+    std::vector<int> refused(4, 0);  // Not vector<bool>: its bits share bytes across threads.
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&, t] {
