@@ -338,6 +338,24 @@ TEST(ReclaimTest, SparseWritesAreNotFlushedWhenIdle) {
   EXPECT_EQ(Property(*store, "kvstore.flushes"), flushes);
 }
 
+// Idle flushes race writers that restart at that very moment: the flush thread must never wait
+// in the writers' queue behind a writer that waits for it to flush (a deadlock: this test hung).
+TEST(ReclaimTest, IdleFlushesRacingBurstsOfWritesNeverDeadlock) {
+  Options options;
+  options.idle_flush_ms = 1;
+  options.memtable_bytes = 64 << 10;
+  auto store = ValueOrDie(Store::Open(NewTempDir("idle_race"), options));
+  const std::string value(100 << 10, 'v');
+  std::mt19937 rng(5);
+  for (int round = 0; round < 300; ++round) {
+    for (int i = 0; i < 3; ++i) KV_ASSERT_OK(store->Set(Key(rng() % 40), value));
+    KV_ASSERT_OK(store->Delete(Key(rng() % 40)));
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
+  }
+  KV_ASSERT_OK(store->WaitForBackgroundWork());
+  KV_ASSERT_OK(store->Close());
+}
+
 // ---- 4, 5, 6, 7, 12: opening after crashes -------------------------------------------------------
 
 // Defect 4: every open without writes left one more WAL, and all of them were replayed each time.

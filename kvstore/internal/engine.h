@@ -966,6 +966,21 @@ class Engine {
     return s;
   }
 
+  // RunExclusive, but only if no write is queued or in progress; OK without running `fn` otherwise.
+  template <typename Fn>
+  absl::Status TryRunExclusive(Fn&& fn) {
+    Writer w(nullptr, false);
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      if (!writers_.empty()) return absl::OkStatus();
+      writers_.push_back(&w);
+    }
+    absl::Status s = fn();
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    FinishGroup(&w, &w, s);
+    return s;
+  }
+
   // Called by the leader: one WAL record for the group, then the MemTable.
   absl::Status AppendAndApply(BatchRep* group, bool sync) {
     const uint64_t first = last_sequence_.load(std::memory_order_relaxed) + 1;
@@ -1011,13 +1026,12 @@ class Engine {
         slowed = true;
         continue;
       }
-      if (mem_->ApproximateMemoryUsage() + bytes <= options_.memtable_bytes &&
-          !DeletionsWorthFlushing()) {
-        return absl::OkStatus();
-      }
+      const bool full = mem_->ApproximateMemoryUsage() + bytes > options_.memtable_bytes;
+      if (!full && !DeletionsWorthFlushing()) return absl::OkStatus();
       std::unique_lock<std::mutex> lock(mu_);
       if (imm_ != nullptr ||
           (runs >= static_cast<size_t>(options_.stop_segments) && options_.background_compaction)) {
+        if (!full) return absl::OkStatus();  // An early flush is worth no wait.
         stats_.write_stops.fetch_add(1, std::memory_order_relaxed);
         done_cv_.wait(lock, [this] {
           return shutting_down_ || !fatal_.ok() ||
@@ -1087,11 +1101,17 @@ class Engine {
         if (idle && fatal_.ok() && IdleFlushWorthwhileLocked()) {
           idle_flush_pending_ = true;
           lock.unlock();
-          // A failure here (say, no space for the new WAL) is the writes' to report, not ours.
-          RunExclusive([this]() -> absl::Status {
+          // Only if no writer is queued: this thread must never wait behind a writer, who may be
+          // waiting for this thread to flush. A failure here (say, no space for the new WAL) is
+          // the writes' to report, not ours.
+          TryRunExclusive([this]() -> absl::Status {
             KV_RETURN_IF_ERROR(WritableState());
-            KV_RETURN_IF_ERROR(WaitForImmutableFlush());
-            if (mem_->empty()) return absl::OkStatus();
+            {
+              std::lock_guard<std::mutex> state_lock(mu_);
+              // A write switched MemTables meanwhile: nothing idle to flush (and this thread is
+              // the one that would have to flush it first).
+              if (imm_ != nullptr || mem_->empty()) return absl::OkStatus();
+            }
             return SwitchMemTable();
           }).IgnoreError();
           lock.lock();
