@@ -590,6 +590,10 @@ class Engine {
 
   const std::string& dir() const { return dir_; }
 
+  // The sequence number of the newest write applied (what a snapshot taken now would read at).
+  // Once a Write() returns, this is at least the last sequence number that write was given.
+  uint64_t LastSequence() const { return last_sequence_.load(std::memory_order_acquire); }
+
  private:
   Engine(std::string dir, const Options& options, std::string type_signature)
       : dir_(std::move(dir)),
@@ -735,6 +739,9 @@ class Engine {
       manifest.filter_name = std::string(Filter::Name());
       KV_RETURN_IF_ERROR(WriteManifest(env_, dir_, manifest));
     }
+    // A store without a recorded signature (rebuilt by Repair from no readable manifest) takes
+    // the types it is first opened with, recorded by the next manifest written.
+    if (manifest.type_signature.empty()) manifest.type_signature = type_signature_;
     manifest_ = manifest;
     next_file_number_ = manifest.next_file_number;
 
