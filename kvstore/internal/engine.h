@@ -9,7 +9,7 @@
 // versions no reader can see.
 //
 // Threads: writers (serialized), readers (any number), one flush thread, one compaction thread.
-// Writers queue on queue_mu_; the one at the front is the leader and alone touches the WAL and
+// Writers queue on queue_mu_ (write_queue.h); the one at the front is the leader and alone touches the WAL and
 // the MemTable's write side. Locks, always taken in this order: queue_mu_ (never held across I/O),
 // compaction_mu_ (one compaction at a time), manifest_mu_ (one manifest edit at a time, held
 // across its I/O), mu_ (the current state; held only for pointer swaps, never across I/O, so
@@ -47,6 +47,7 @@
 #include "kvstore/env.h"
 #include "kvstore/filter.h"
 #include "kvstore/internal/batch.h"
+#include "kvstore/internal/compaction_picker.h"
 #include "kvstore/internal/format.h"
 #include "kvstore/internal/hash.h"
 #include "kvstore/internal/manifest.h"
@@ -55,202 +56,14 @@
 #include "kvstore/internal/run.h"
 #include "kvstore/internal/segment.h"
 #include "kvstore/internal/wal.h"
+#include "kvstore/internal/store_files.h"
+#include "kvstore/internal/version_pruner.h"
+#include "kvstore/internal/write_queue.h"
 #include "kvstore/options.h"
+#include "kvstore/snapshot.h"
 #include "kvstore/status.h"
 
-namespace kvstore {
-
-namespace internal {
-
-template <typename Filter>
-class Engine;
-
-// Sequence numbers of live snapshots. Shared with Snapshot handles, which may outlive the store.
-class SnapshotRegistry {
- public:
-  void Add(uint64_t sequence) {
-    std::lock_guard<std::mutex> lock(mu_);
-    live_.insert(sequence);
-  }
-  void Remove(uint64_t sequence) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = live_.find(sequence);
-    if (it != live_.end()) live_.erase(it);
-  }
-  std::vector<uint64_t> Sorted() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return std::vector<uint64_t>(live_.begin(), live_.end());
-  }
-  size_t size() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return live_.size();
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::multiset<uint64_t> live_;
-};
-
-}  // namespace internal
-
-// A consistent point-in-time view for reads (ReadOptions::snapshot). Movable; releasing it
-// (destroying it) lets compaction drop the versions only it could see.
-class Snapshot {
- public:
-  Snapshot() = default;
-  Snapshot(Snapshot&& other) noexcept
-      : registry_(std::move(other.registry_)), sequence_(other.sequence_) {}
-  Snapshot& operator=(Snapshot&& other) noexcept {
-    if (this != &other) {
-      Release();
-      registry_ = std::move(other.registry_);
-      sequence_ = other.sequence_;
-    }
-    return *this;
-  }
-  ~Snapshot() { Release(); }
-
-  uint64_t sequence() const { return sequence_; }
-  bool valid() const { return registry_ != nullptr; }
-
- private:
-  template <typename>
-  friend class internal::Engine;
-  Snapshot(std::shared_ptr<internal::SnapshotRegistry> registry, uint64_t sequence)
-      : registry_(std::move(registry)), sequence_(sequence) {
-    registry_->Add(sequence_);
-  }
-  void Release() {
-    if (registry_ != nullptr) registry_->Remove(sequence_);
-    registry_.reset();
-  }
-
-  std::shared_ptr<internal::SnapshotRegistry> registry_;
-  uint64_t sequence_ = 0;
-};
-
-namespace internal {
-
-// A source with no entries that reports why: what an iterator of a closed store, or one asked to
-// read at a snapshot of another store, walks.
-class ErrorSource final : public KeySource {
- public:
-  explicit ErrorSource(absl::Status status) : status_(std::move(status)) {}
-  void SeekToFirst() override {}
-  void SeekToLast() override {}
-  void Seek(absl::string_view) override {}
-  void SeekBefore(absl::string_view) override {}
-  void Next() override {}
-  void Prev() override {}
-  bool Valid() const override { return false; }
-  absl::string_view key() const override { return {}; }
-  EntryKind kind() const override { return EntryKind::kValue; }
-  absl::string_view value() const override { return {}; }
-  absl::Status status() const override { return status_; }
-
- private:
-  absl::Status status_;
-};
-
-// Decides which versions of one key a flush or compaction keeps: the newest, plus for every live
-// snapshot the newest version that snapshot sees. A deletion that ends up as the oldest version
-// kept is dropped too when nothing older exists anywhere (`bottommost`).
-class VersionPruner {
- public:
-  VersionPruner(std::vector<uint64_t> snapshots, bool bottommost)
-      : snapshots_(std::move(snapshots)), bottommost_(bottommost) {}
-
-  // Call with each key's versions newest first. True if this version must be written.
-  bool Keep(absl::string_view key, uint64_t tag, bool is_last_version_of_key) {
-    const uint64_t sequence = TagSequence(tag);
-    if (!have_key_ || key != key_) {
-      key_.assign(key.data(), key.size());
-      have_key_ = true;
-      newer_sequence_ = kMaxSequence + 1;
-    }
-    // Needed iff some reader (the latest state, or a snapshot) sees exactly this version:
-    // a snapshot s with sequence <= s < the next newer version's sequence.
-    bool needed = newer_sequence_ == kMaxSequence + 1;
-    if (!needed) {
-      auto it = std::lower_bound(snapshots_.begin(), snapshots_.end(), sequence);
-      needed = it != snapshots_.end() && *it < newer_sequence_;
-    }
-    newer_sequence_ = sequence;
-    if (!needed) return false;
-    // At the bottom a deletion only hides the older versions kept with it, and an older version
-    // is kept only for a snapshot below the deletion's sequence (see `needed`). Without such a
-    // snapshot nothing older survives, so neither need the deletion.
-    if (bottommost_ && TagKind(tag) == EntryKind::kDeletion &&
-        (is_last_version_of_key || snapshots_.empty() || snapshots_.front() >= sequence)) {
-      return false;
-    }
-    return true;
-  }
-
-  // The tag to write for a version Keep kept. At the bottom, a value no snapshot predates is
-  // written with sequence 0, as LevelDB does: no reader can tell it from any older state (at most
-  // one such version per key is kept, its last), and its tag then takes one byte instead of four
-  // or five, about 5% of a segment of small records.
-  uint64_t TagToWrite(uint64_t tag) const {
-    if (bottommost_ && TagKind(tag) == EntryKind::kValue &&
-        (snapshots_.empty() || TagSequence(tag) <= snapshots_.front())) {
-      return PackTag(0, EntryKind::kValue);
-    }
-    return tag;
-  }
-
- private:
-  std::vector<uint64_t> snapshots_;
-  bool bottommost_;
-  bool have_key_ = false;
-  std::string key_;
-  uint64_t newer_sequence_ = 0;
-};
-
-// Calls handler(sequence, kind, key, value) for every operation of the WAL file at `path`, in
-// order, under the recovery policy of LogReader; errors name the file. `*dropped_tail_bytes`, if
-// given, receives the size of a torn tail that was dropped.
-template <typename Handler>
-absl::Status ForEachWalOperation(Env* env, const std::string& path, Handler&& handler,
-                                 size_t* dropped_tail_bytes = nullptr) {
-  std::string contents;
-  KV_RETURN_IF_ERROR(env->ReadFileToString(path, &contents));
-  LogReader reader(contents, path);
-  absl::string_view payload;
-  while (reader.Next(&payload)) {
-    if (absl::Status s = BatchRep::ForEach(payload, handler); !s.ok()) {
-      return absl::DataLossError(absl::StrCat("corruption in ", path, ": ", s.message()));
-    }
-  }
-  if (dropped_tail_bytes != nullptr) *dropped_tail_bytes = reader.dropped_tail_bytes();
-  return reader.status();
-}
-
-// Checks every checksum of the store in `dir` without changing anything: the manifest, every
-// segment it names, and every WAL it still needs. DataLoss lists each damaged file.
-template <typename Filter>
-absl::Status VerifyStoreFiles(Env* env, const std::string& dir) {
-  Manifest manifest;
-  KV_RETURN_IF_ERROR(ReadManifest(env, dir, &manifest));
-  std::vector<std::string> problems;
-  for (uint64_t number : manifest.SegmentNumbers()) {
-    absl::Status s;
-    auto segment = Segment<Filter>::Open(env, dir, number);
-    s = segment.ok() ? (*segment)->Verify() : segment.status();
-    if (!s.ok()) problems.emplace_back(s.message());
-  }
-  KV_ASSIGN_OR_RETURN(std::vector<std::string> children, env->GetChildren(dir));
-  for (const std::string& name : children) {
-    uint64_t number;
-    if (ParseFileName(name, &number) != FileKind::kWal || number < manifest.log_number) continue;
-    absl::Status s = ForEachWalOperation(
-        env, WalFileName(dir, number),
-        [](uint64_t, EntryKind, absl::string_view, absl::string_view) {});
-    if (!s.ok()) problems.emplace_back(s.message());
-  }
-  if (problems.empty()) return absl::OkStatus();
-  return absl::DataLossError(absl::StrJoin(problems, "; "));
-}
+namespace kvstore::internal {
 
 template <typename Filter>
 class Engine {
@@ -309,21 +122,16 @@ class Engine {
   absl::Status Write(BatchRep* batch, const WriteOptions& options) {
     if (batch->empty()) return absl::OkStatus();
     KV_RETURN_IF_ERROR(CheckBatchBytes(batch->ApproximateBytes()));
-    Writer w(batch, options.sync);
-    std::unique_lock<std::mutex> lock(queue_mu_);
-    writers_.push_back(&w);
-    while (!w.done && &w != writers_.front()) w.cv.wait(lock);
-    if (w.done) return w.status;
-    Writer* last = &w;
-    BatchRep* group = BuildGroup(&last);
-    lock.unlock();
+    WriteQueue::Writer w(batch, options.sync);
+    WriteQueue::Writer* last = &w;
+    BatchRep* group = write_queue_.Lead(&w, &last);
+    if (group == nullptr) return w.status;  // Written by another leader.
 
     absl::Status s = WritableState();
     if (s.ok()) s = MakeRoomForWrite(group->ApproximateBytes());
     if (s.ok()) s = AppendAndApply(group, w.sync);
 
-    lock.lock();
-    FinishGroup(&w, last, s);
+    write_queue_.Finish(&w, last, s);
     return s;
   }
 
@@ -910,82 +718,10 @@ class Engine {
 
   // ---- Writing -------------------------------------------------------------------------------
 
-  struct Writer {
-    Writer(BatchRep* b, bool s) : batch(b), sync(s) {}
-    BatchRep* batch;  // nullptr: an exclusive operation (flush, close), never grouped.
-    bool sync;
-    bool done = false;
-    absl::Status status;
-    std::condition_variable cv;
-  };
-
-  // Called by the leader with queue_mu_ held: the batch to write for the leader and the writers
-  // queued behind it, up to a size bound so one writer's latency stays bounded. A non-synced
-  // leader does not take synced writers (they would be acknowledged without a sync).
-  BatchRep* BuildGroup(Writer** last) {
-    Writer* leader = writers_.front();
-    const size_t first_bytes = leader->batch->ApproximateBytes();
-    const size_t max_bytes = first_bytes <= (128 << 10) ? first_bytes + (128 << 10) : (1 << 20);
-    size_t bytes = first_bytes;
-    BatchRep* group = leader->batch;
-    for (auto it = writers_.begin() + 1; it != writers_.end(); ++it) {
-      Writer* w = *it;
-      if (w->batch == nullptr || (w->sync && !leader->sync)) break;
-      bytes += w->batch->ApproximateBytes();
-      if (bytes > max_bytes) break;
-      if (group == leader->batch) {
-        group_batch_ = *leader->batch;
-        group = &group_batch_;
-      }
-      group->Append(*w->batch);
-      *last = w;
-    }
-    return group;
-  }
-
-  // Called by the leader with queue_mu_ held: hands the outcome to the group and the lead to the
-  // next writer.
-  void FinishGroup(Writer* leader, Writer* last, const absl::Status& s) {
-    for (;;) {
-      Writer* ready = writers_.front();
-      writers_.pop_front();
-      if (ready != leader) {
-        ready->status = s;
-        ready->done = true;
-        ready->cv.notify_one();
-      }
-      if (ready == last) break;
-    }
-    if (!writers_.empty()) writers_.front()->cv.notify_one();
-  }
-
   // Runs `fn` while no write is in progress, in queue order with the writes.
   template <typename Fn>
   absl::Status RunExclusive(Fn&& fn) {
-    Writer w(nullptr, false);
-    std::unique_lock<std::mutex> lock(queue_mu_);
-    writers_.push_back(&w);
-    while (&w != writers_.front()) w.cv.wait(lock);
-    lock.unlock();
-    absl::Status s = fn();
-    lock.lock();
-    FinishGroup(&w, &w, s);
-    return s;
-  }
-
-  // RunExclusive, but only if no write is queued or in progress; OK without running `fn` otherwise.
-  template <typename Fn>
-  absl::Status TryRunExclusive(Fn&& fn) {
-    Writer w(nullptr, false);
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      if (!writers_.empty()) return absl::OkStatus();
-      writers_.push_back(&w);
-    }
-    absl::Status s = fn();
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    FinishGroup(&w, &w, s);
-    return s;
+    return write_queue_.RunExclusive(std::forward<Fn>(fn));
   }
 
   // Called by the leader: one WAL record for the group, then the MemTable.
@@ -1111,7 +847,7 @@ class Engine {
           // Only if no writer is queued: this thread must never wait behind a writer, who may be
           // waiting for this thread to flush. A failure here (say, no space for the new WAL) is
           // the writes' to report, not ours.
-          TryRunExclusive([this]() -> absl::Status {
+          write_queue_.TryRunExclusive([this]() -> absl::Status {
             KV_RETURN_IF_ERROR(WritableState());
             {
               std::lock_guard<std::mutex> state_lock(mu_);
@@ -1220,64 +956,8 @@ class Engine {
     return true;
   }
 
-  // Size-tiered over sorted runs: the newest stretch of `compaction_trigger` or more adjacent runs
-  // whose sizes are within `compaction_size_ratio` of each other. Adjacent, so the merged segment
-  // keeps their place in the newest-first order. Before that, the space bound: everything, when
-  // the newer runs' segments that overlap the oldest run outweigh it by more than
-  // `max_space_amplification`.
   std::vector<Run> PickCompaction(const Version& version) const {
-    const std::vector<Run>& runs = version.runs;
-    const size_t trigger = static_cast<size_t>(options_.compaction_trigger);
-    if (runs.size() >= 2) {
-      // Only newer segments whose keys overlap the oldest run's can shadow versions in it: data
-      // written beyond the old keys is never merged for space.
-      const Run& oldest = runs.back();
-      SegmentInfo range;
-      range.smallest_key = oldest.front()->info().smallest_key;
-      range.largest_key = oldest.back()->info().largest_key;
-      uint64_t newer_bytes = 0, newer_entries = 0;
-      for (size_t r = 0; r + 1 < runs.size(); ++r) {
-        for (const auto& segment : runs[r]) {
-          if (!KeyRangesOverlap(segment->info(), range)) continue;
-          newer_bytes += segment->info().file_bytes;
-          newer_entries += segment->info().num_entries;
-        }
-      }
-      // What the newer segments may make garbage of the oldest run is not their own size: a
-      // deletion, or a short value over a long one, weighs little and frees a whole old entry.
-      // So each newer entry also counts as one average old entry (deleting or shrinking
-      // everything would otherwise never be reclaimed).
-      const uint64_t old_bytes = RunBytes(oldest), old_entries = RunEntries(oldest);
-      const double shadowed =
-          old_entries == 0 ? 0.0
-                           : static_cast<double>(std::min(newer_entries, old_entries)) *
-                                 static_cast<double>(old_bytes) / static_cast<double>(old_entries);
-      if (std::max(static_cast<double>(newer_bytes), shadowed) >
-          options_.max_space_amplification * static_cast<double>(old_bytes)) {
-        return runs;
-      }
-    }
-    for (size_t start = 0; start + trigger <= runs.size(); ++start) {
-      uint64_t lo = RunBytes(runs[start]), hi = lo;
-      size_t end = start + 1;
-      while (end < runs.size()) {
-        const uint64_t size = RunBytes(runs[end]);
-        const uint64_t new_lo = std::min(lo, size), new_hi = std::max(hi, size);
-        if (static_cast<double>(new_hi) >
-            options_.compaction_size_ratio * static_cast<double>(std::max<uint64_t>(new_lo, 1))) {
-          break;
-        }
-        lo = new_lo;
-        hi = new_hi;
-        ++end;
-      }
-      if (end - start >= trigger) return {runs.begin() + start, runs.begin() + end};
-    }
-    // Too many runs even so: merge the newest ones rather than let reads degrade.
-    if (runs.size() >= static_cast<size_t>(options_.slowdown_segments)) {
-      return {runs.begin(), runs.begin() + trigger};
-    }
-    return {};
+    return internal::PickCompaction<Filter>(version.runs, options_);
   }
 
   absl::Status FlushImmutable(const std::shared_ptr<const MemTable>& imm) {
@@ -1544,8 +1224,7 @@ class Engine {
   std::shared_ptr<SnapshotRegistry> snapshots_;
   std::unique_ptr<FileLock> lock_;
 
-  std::mutex queue_mu_;
-  std::deque<Writer*> writers_;  // Guarded by queue_mu_; the front one is the leader.
+  WriteQueue write_queue_;  // Its lock, queue_mu_, comes first in the lock order.
   // Used only by the leader:
   std::unique_ptr<LogWriter> log_;
   // The WAL before log_, while it may still need a sync (see NewWal). A leaf lock: nothing else
@@ -1555,7 +1234,6 @@ class Engine {
   bool wal_dir_synced_ = false;         // Whether log_'s directory entry is durable (leader only).
   uint64_t old_log_number_ = 0;         // Guarded by old_log_mu_.
   std::atomic<bool> have_old_log_{false};
-  BatchRep group_batch_;
   mutable std::mutex manifest_mu_;  // Verify() takes it too.
   std::mutex compaction_mu_;
 
@@ -1594,7 +1272,6 @@ class Engine {
   mutable Stats stats_;
 };
 
-}  // namespace internal
-}  // namespace kvstore
+}  // namespace kvstore::internal
 
 #endif  // KVSTORE_INTERNAL_ENGINE_H_

@@ -342,6 +342,27 @@ class MergedSource final : public KeySource {
   std::string current_key_;
 };
 
+// A source with no entries that reports why: what an iterator of a closed store, or one asked to
+// read at a snapshot of another store, walks.
+class ErrorSource final : public KeySource {
+ public:
+  explicit ErrorSource(absl::Status status) : status_(std::move(status)) {}
+  void SeekToFirst() override {}
+  void SeekToLast() override {}
+  void Seek(absl::string_view) override {}
+  void SeekBefore(absl::string_view) override {}
+  void Next() override {}
+  void Prev() override {}
+  bool Valid() const override { return false; }
+  absl::string_view key() const override { return {}; }
+  EntryKind kind() const override { return EntryKind::kValue; }
+  absl::string_view value() const override { return {}; }
+  absl::Status status() const override { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
 }  // namespace kvstore::internal
 
 #endif  // KVSTORE_INTERNAL_MERGE_H_

@@ -1,0 +1,123 @@
+// Group commit: the queue writers wait in. The writer at the front leads: it writes its own batch
+// together with those queued behind it (one WAL record, one fdatasync for all synced ones), then
+// hands the outcome to each of them and the lead to the next. Operations that must run with no
+// write in progress (a MemTable switch for Flush, Close) queue here too, and are never grouped.
+#ifndef KVSTORE_INTERNAL_WRITE_QUEUE_H_
+#define KVSTORE_INTERNAL_WRITE_QUEUE_H_
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+
+#include "absl/status/status.h"
+#include "kvstore/internal/batch.h"
+
+namespace kvstore::internal {
+
+class WriteQueue {
+ public:
+  struct Writer {
+    Writer(BatchRep* b, bool s) : batch(b), sync(s) {}
+    BatchRep* batch;  // nullptr: an exclusive operation (flush, close), never grouped.
+    bool sync;
+    bool done = false;
+    absl::Status status;
+    std::condition_variable cv;
+  };
+
+  // Queues `w` and waits until it leads, or until a leader has written it (then nullptr, and
+  // w->status is the outcome). A leader gets the batch to write for itself and the writers behind
+  // it up to `*last`, and must call Finish.
+  BatchRep* Lead(Writer* w, Writer** last) {
+    std::unique_lock<std::mutex> lock(mu_);
+    writers_.push_back(w);
+    while (!w->done && w != writers_.front()) w->cv.wait(lock);
+    if (w->done) return nullptr;
+    *last = w;
+    return BuildGroup(last);
+  }
+
+  // Called by a leader: hands `s` to every writer of its group and the lead to the next writer.
+  void Finish(Writer* leader, Writer* last, const absl::Status& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    FinishLocked(leader, last, s);
+  }
+
+  // Runs `fn` while no write is in progress, in queue order with the writes.
+  template <typename Fn>
+  absl::Status RunExclusive(Fn&& fn) {
+    Writer w(nullptr, false);
+    std::unique_lock<std::mutex> lock(mu_);
+    writers_.push_back(&w);
+    while (&w != writers_.front()) w.cv.wait(lock);
+    lock.unlock();
+    absl::Status s = fn();
+    lock.lock();
+    FinishLocked(&w, &w, s);
+    return s;
+  }
+
+  // RunExclusive, but only if no write is queued or in progress; OK without running `fn`
+  // otherwise. For a thread that must never wait behind a writer (one that may wait for it).
+  template <typename Fn>
+  absl::Status TryRunExclusive(Fn&& fn) {
+    Writer w(nullptr, false);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!writers_.empty()) return absl::OkStatus();
+      writers_.push_back(&w);
+    }
+    absl::Status s = fn();
+    std::lock_guard<std::mutex> lock(mu_);
+    FinishLocked(&w, &w, s);
+    return s;
+  }
+
+ private:
+  // With mu_ held: the leader's batch and those of the writers queued behind it, up to a size
+  // bound so one writer's latency stays bounded. A non-synced leader does not take synced writers
+  // (they would be acknowledged without a sync).
+  BatchRep* BuildGroup(Writer** last) {
+    Writer* leader = writers_.front();
+    const size_t first_bytes = leader->batch->ApproximateBytes();
+    const size_t max_bytes = first_bytes <= (128 << 10) ? first_bytes + (128 << 10) : (1 << 20);
+    size_t bytes = first_bytes;
+    BatchRep* group = leader->batch;
+    for (auto it = writers_.begin() + 1; it != writers_.end(); ++it) {
+      Writer* w = *it;
+      if (w->batch == nullptr || (w->sync && !leader->sync)) break;
+      bytes += w->batch->ApproximateBytes();
+      if (bytes > max_bytes) break;
+      if (group == leader->batch) {
+        group_batch_ = *leader->batch;
+        group = &group_batch_;
+      }
+      group->Append(*w->batch);
+      *last = w;
+    }
+    return group;
+  }
+
+  void FinishLocked(Writer* leader, Writer* last, const absl::Status& s) {
+    for (;;) {
+      Writer* ready = writers_.front();
+      writers_.pop_front();
+      if (ready != leader) {
+        ready->status = s;
+        ready->done = true;
+        ready->cv.notify_one();
+      }
+      if (ready == last) break;
+    }
+    if (!writers_.empty()) writers_.front()->cv.notify_one();
+  }
+
+  std::mutex mu_;                // queue_mu_ in engine.h's lock order.
+  std::deque<Writer*> writers_;  // Guarded by mu_; the front one is the leader.
+  BatchRep group_batch_;         // Used only by the leader.
+};
+
+}  // namespace kvstore::internal
+
+#endif  // KVSTORE_INTERNAL_WRITE_QUEUE_H_
