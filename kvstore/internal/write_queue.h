@@ -104,7 +104,10 @@ class WriteQueue {
       Writer* ready = writers_.front();
       writers_.pop_front();
       if (ready != leader) {
-        ready->status = s;
+        // Each writer gets a status of its own rather than a share of the leader's: the two
+        // threads would otherwise free one reference-counted rep between them, with the count
+        // dropped inside Debian's uninstrumented libabsl_status, which tsan takes for a race.
+        ready->status = s.ok() ? absl::OkStatus() : absl::Status(s.code(), s.message());
         ready->done = true;
         ready->cv.notify_one();
       }
