@@ -10,7 +10,8 @@ if ((rc == 0)); then
   echo "FAIL: $src compiled" >&2
   exit 1
 fi
-if ! grep -q "static assertion failed: kvstore::Table::ScanPrefix: the prefix must be" <<<"$out"; then
+# g++ says "static assertion failed: <message>", clang "static_assert failed due to ... \"<message>\"".
+if ! grep -q "static.assert.*failed.*kvstore::Table::ScanPrefix: the prefix must be" <<<"$out"; then
   echo "FAIL: no ScanPrefix static_assert in:" >&2
   echo "$out" >&2
   exit 1
