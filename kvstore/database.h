@@ -68,6 +68,7 @@
 #include "kvstore/filter.h"
 #include "kvstore/internal/batch.h"
 #include "kvstore/internal/engine.h"
+#include "kvstore/internal/typed_iterator.h"
 #include "kvstore/kvstore.h"
 #include "kvstore/options.h"
 #include "kvstore/serializer.h"
@@ -116,14 +117,6 @@ inline std::string TablePrefix(uint32_t id) {
   return out;
 }
 
-// The smallest string greater than every string that starts with `prefix`; empty if none (all
-// bytes 0xFF).
-inline std::string PrefixSuccessor(std::string prefix) {
-  while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xFF) prefix.pop_back();
-  if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
-  return prefix;
-}
-
 // The signature a table records: TypeSignatureWith<S, K, V>(), the serializer's names for its
 // encodings. Two cases would let another serializer pass for the one a table was made with, so
 // they add the serializer's C++ type name: a serializer other than DefaultSerializer that gives
@@ -156,8 +149,10 @@ struct TableState {
   std::atomic<bool> dropped{false};
 };
 
+inline constexpr char kDatabaseClosedMessage[] = "database is closed";
+
 inline absl::Status DatabaseClosedError() {
-  return absl::FailedPreconditionError("database is closed");
+  return absl::FailedPreconditionError(kDatabaseClosedMessage);
 }
 
 inline absl::Status TableDroppedError(const TableState& table) {
@@ -641,144 +636,27 @@ class Table {
 
   class Range;
 
-  class Iterator {
-   public:
-    void SeekToFirst() {
-      if (StoreClosed()) return;
-      source_->Seek(table_->prefix);
-      Settle(true);
-    }
-    void SeekToLast() {
-      if (StoreClosed()) return;
-      source_->SeekBefore(table_->upper);
-      Settle(false);
-    }
-    void Seek(const Key& target) {
-      if (StoreClosed()) return;
-      std::string k;
-      if (absl::Status s = internal::ValidateKeyWith<Serializer>(target); !s.ok()) {
-        status_ = std::move(s);
-        valid_ = false;
-        return;
-      }
-      k = table_->prefix;
-      Serializer::EncodeKey(target, &k);
-      source_->Seek(k);
-      Settle(true);
-    }
-    void Next() {
-      if (!valid_ || StoreClosed()) return;
-      source_->Next();
-      Settle(true);
-    }
-    void Prev() {
-      if (!valid_ || StoreClosed()) return;
-      source_->Prev();
-      Settle(false);
-    }
-    bool Valid() const { return valid_; }
-    const Key& key() const { return key_; }
-    const Value& value() const { return value_; }
-    template <typename K = Key>
-      requires internal::StoresAsIs<Serializer, K>
-    absl::string_view key_view() const {
-      return source_->key().substr(internal::kTablePrefixBytes);
-    }
-    template <typename V = Value>
-      requires internal::StoresAsIs<Serializer, V>
-    absl::string_view value_view() const {
-      return source_->value();
-    }
-    absl::Status status() const { return status_.ok() ? source_->status() : status_; }
-
+  // Walks the table's keys in order, as KVStore::Iterator walks a store's (see
+  // internal::TypedIterator); after Close() it stops with FailedPrecondition.
+  class Iterator : public internal::TypedIterator<Key, Value, Serializer> {
    private:
     friend class Table;
-    friend class Range;
     Iterator(std::unique_ptr<internal::KeySource> source,
-             std::shared_ptr<const std::atomic<bool>> closed,
-             std::shared_ptr<internal::TableState> table)
-        : source_(std::move(source)), closed_(std::move(closed)), table_(std::move(table)) {}
-
-    bool StoreClosed() {
-      if (!closed_->load(std::memory_order_acquire)) return false;
-      if (status_.ok()) status_ = internal::DatabaseClosedError();
-      valid_ = false;
-      return true;
-    }
-
-    void Settle(bool forward) {
-      while (source_->Valid() && source_->kind() == internal::EntryKind::kDeletion) {
-        forward ? source_->Next() : source_->Prev();
-      }
-      valid_ = source_->Valid() && status_.ok() &&
-               absl::StartsWith(source_->key(), table_->prefix);
-      if (!valid_) return;
-      absl::Status s =
-          Serializer::DecodeKey(source_->key().substr(internal::kTablePrefixBytes), &key_);
-      if (s.ok()) s = Serializer::DecodeValue(source_->value(), &value_);
-      if (!s.ok()) {
-        status_ = absl::DataLossError(absl::StrCat("cannot decode stored entry: ", s.message()));
-        valid_ = false;
-      }
-    }
-
-    std::unique_ptr<internal::KeySource> source_;
-    std::shared_ptr<const std::atomic<bool>> closed_;
-    std::shared_ptr<internal::TableState> table_;
-    Key key_{};
-    Value value_{};
-    bool valid_ = false;
-    absl::Status status_;
+             std::shared_ptr<const std::atomic<bool>> closed, const internal::TableState& table)
+        : internal::TypedIterator<Key, Value, Serializer>(
+              std::move(source), std::move(closed), internal::kDatabaseClosedMessage,
+              table.prefix) {}
   };
 
   // Keys in [lo, hi) of the table, for range-for loops with structured bindings.
-  class Range {
-   public:
-    class iterator {
-     public:
-      using iterator_category = std::input_iterator_tag;
-      using value_type = std::pair<const Key&, const Value&>;
-      using difference_type = std::ptrdiff_t;
-
-      value_type operator*() const { return {range_->it_->key(), range_->it_->value()}; }
-      iterator& operator++() {
-        range_->it_->Next();
-        range_->CheckEnd();
-        return *this;
-      }
-      bool operator==(const iterator& other) const { return done() == other.done(); }
-      bool operator!=(const iterator& other) const { return !(*this == other); }
-
-     private:
-      friend class Range;
-      explicit iterator(Range* range) : range_(range) {}
-      bool done() const { return range_ == nullptr || range_->at_end_ || !range_->it_->Valid(); }
-      Range* range_;
-    };
-
-    iterator begin() { return iterator(this); }
-    iterator end() { return iterator(nullptr); }
-    absl::Status status() const { return status_.ok() ? it_->status() : status_; }
-
+  class Range : public internal::TypedRange<Key, Value, Serializer, Iterator> {
    private:
     friend class Table;
+    using Base = internal::TypedRange<Key, Value, Serializer, Iterator>;
     // Starts at the encoded `lo` and stops before the encoded `hi` (both include the prefix).
     Range(std::unique_ptr<Iterator> it, const std::string& lo, std::string hi)
-        : it_(std::move(it)), hi_bytes_(std::move(hi)) {
-      if (it_->StoreClosed()) return;
-      it_->source_->Seek(lo);
-      it_->Settle(true);
-      CheckEnd();
-    }
-    Range(std::unique_ptr<Iterator> it, absl::Status error)
-        : it_(std::move(it)), at_end_(true), status_(std::move(error)) {}
-    void CheckEnd() {
-      if (it_->Valid() && !(it_->source_->key() < hi_bytes_)) at_end_ = true;
-    }
-    std::unique_ptr<Iterator> it_;
-    std::string hi_bytes_;
-    bool at_end_ = false;
-    absl::Status status_;
+        : Base(std::move(it), absl::string_view(lo), std::move(hi)) {}
+    Range(std::unique_ptr<Iterator> it, absl::Status error) : Base(std::move(it), std::move(error)) {}
   };
 
   Table() = default;
@@ -823,10 +701,10 @@ class Table {
   std::unique_ptr<Iterator> NewIterator(const ReadOptions& options = {}) const {
     if (absl::Status s = CheckUsable(); !s.ok()) {
       return std::unique_ptr<Iterator>(new Iterator(std::make_unique<internal::ErrorSource>(s),
-                                                    ClosedFlag(), TableOrEmpty()));
+                                                    ClosedFlag(), *TableOrEmpty()));
     }
     return std::unique_ptr<Iterator>(
-        new Iterator(db_->EngineSource(options), db_->EngineClosedFlag(), table_));
+        new Iterator(db_->EngineSource(options), db_->EngineClosedFlag(), *table_));
   }
 
   // Keys in [lo, hi), in order.

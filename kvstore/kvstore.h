@@ -32,6 +32,7 @@
 #ifndef KVSTORE_KVSTORE_H_
 #define KVSTORE_KVSTORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <iterator>
 #include <memory>
@@ -47,6 +48,7 @@
 #include "kvstore/filter.h"
 #include "kvstore/internal/batch.h"
 #include "kvstore/internal/engine.h"
+#include "kvstore/internal/typed_iterator.h"
 #include "kvstore/options.h"
 #include "kvstore/serializer.h"
 #include "kvstore/status.h"
@@ -78,10 +80,6 @@ constexpr bool CheckTypes() {
     return SerializerFor<S, K, V>;
   }
 }
-
-// Whether serializer S stores T as its own bytes (S::kStoresAsIs<T>; a policy may leave it out).
-template <typename S, typename T>
-concept StoresAsIs = requires { requires S::template kStoresAsIs<T>; };
 
 }  // namespace internal
 
@@ -135,185 +133,33 @@ class KVStore {
   };
 
   // Walks the store in key order. It reads the store as it was when the iterator was created,
-  // whatever is written, flushed or compacted meanwhile.
-  class Iterator {
-   public:
-    void SeekToFirst() {
-      if (StoreClosed()) return;
-      source_->SeekToFirst();
-      Settle(true);
-    }
-    void SeekToLast() {
-      if (StoreClosed()) return;
-      source_->SeekToLast();
-      Settle(false);
-    }
-    // Positions at the first key >= `target`. A target the serializer refuses (a NaN) leaves the
-    // iterator invalid, with InvalidArgument in status().
-    void Seek(const Key& target) {
-      if (StoreClosed()) return;
-      std::string k;
-      if (absl::Status s = internal::ValidateKeyWith<Serializer>(target); !s.ok()) {
-        status_ = std::move(s);
-        valid_ = false;
-        return;
-      }
-      Serializer::EncodeKey(target, &k);
-      source_->Seek(k);
-      Settle(true);
-    }
-    void Next() {
-      if (!valid_ || StoreClosed()) return;
-      source_->Next();
-      Settle(true);
-    }
-    void Prev() {
-      if (!valid_ || StoreClosed()) return;
-      source_->Prev();
-      Settle(false);
-    }
-    bool Valid() const { return valid_; }
-    const Key& key() const {
-      if constexpr (kKeyAsIs) CopyOutOnce(&internal::KeySource::key, key_, key_ready_);
-      return key_;
-    }
-    const Value& value() const {
-      if constexpr (kValueAsIs) CopyOutOnce(&internal::KeySource::value, value_, value_ready_);
-      return value_;
-    }
-    // Where the serializer stores the key (or value) type as its own bytes (DefaultSerializer with
-    // std::string): the current key (or value) as stored, neither decoded nor copied, valid until
-    // the iterator moves. A scan that reads only some values, or only their sizes, then copies
-    // none of the others.
-    template <typename K = Key>
-      requires internal::StoresAsIs<Serializer, K>
-    absl::string_view key_view() const {
-      return source_->key();
-    }
-    template <typename V = Value>
-      requires internal::StoresAsIs<Serializer, V>
-    absl::string_view value_view() const {
-      return source_->value();
-    }
-    // OK unless reading failed (corruption is reported here, never returned as data), or the
-    // store was closed (FailedPrecondition: an iterator stops reading when its store closes).
-    absl::Status status() const { return status_.ok() ? source_->status() : status_; }
-
+  // whatever is written, flushed or compacted meanwhile. Seek(target) positions at the first key
+  // >= `target`; a target the serializer refuses (a NaN) leaves the iterator invalid, with
+  // InvalidArgument in status(). status() is OK unless reading failed (corruption is reported
+  // there, never returned as data), or the store was closed (FailedPrecondition: an iterator
+  // stops reading when its store closes). Where the serializer stores the key (or value) type as
+  // its own bytes (DefaultSerializer with std::string), key_view() (value_view()) gives the
+  // current key (value) as stored, neither decoded nor copied, valid until the iterator moves.
+  // See internal::TypedIterator.
+  class Iterator : public internal::TypedIterator<Key, Value, Serializer> {
    private:
     friend class KVStore;
-    friend class Range;
     Iterator(std::unique_ptr<internal::KeySource> source,
              std::shared_ptr<const std::atomic<bool>> store_closed)
-        : source_(std::move(source)), store_closed_(std::move(store_closed)) {}
-
-    // True (and the iterator invalid, with FailedPrecondition) once the store has been closed.
-    bool StoreClosed() {
-      if (!store_closed_->load(std::memory_order_acquire)) return false;
-      if (status_.ok()) status_ = absl::FailedPreconditionError("store is closed");
-      valid_ = false;
-      return true;
-    }
-
-    static constexpr bool kKeyAsIs = internal::StoresAsIs<Serializer, Key>;
-    static constexpr bool kValueAsIs = internal::StoresAsIs<Serializer, Value>;
-
-    // Copies the bytes `stored` reads (stored as they are) into `out`, once per position of the
-    // iterator: asking again costs no call into the source.
-    template <typename T>
-    void CopyOutOnce(absl::string_view (internal::KeySource::*stored)() const, T& out,
-                     bool& copied) const {
-      if (copied) return;
-      const absl::string_view bytes = (source_.get()->*stored)();
-      out.assign(bytes.data(), bytes.size());
-      copied = true;
-    }
-
-    // Skips deletions in the direction of travel, then decodes the current entry (what is stored
-    // as is, any bytes, is copied out only when asked for).
-    void Settle(bool forward) {
-      while (source_->Valid() && source_->kind() == internal::EntryKind::kDeletion) {
-        forward ? source_->Next() : source_->Prev();
-      }
-      valid_ = source_->Valid() && status_.ok();
-      key_ready_ = value_ready_ = false;
-      if (!valid_) return;
-      absl::Status s;
-      if constexpr (!kKeyAsIs) s = Serializer::DecodeKey(source_->key(), &key_);
-      if constexpr (!kValueAsIs) {
-        if (s.ok()) s = Serializer::DecodeValue(source_->value(), &value_);
-      }
-      if (!s.ok()) {
-        status_ = absl::DataLossError(absl::StrCat("cannot decode stored entry: ", s.message()));
-        valid_ = false;
-      }
-    }
-
-    std::unique_ptr<internal::KeySource> source_;
-    std::shared_ptr<const std::atomic<bool>> store_closed_;
-    mutable Key key_{};
-    mutable Value value_{};
-    mutable bool key_ready_ = false;
-    mutable bool value_ready_ = false;
-    bool valid_ = false;
-    absl::Status status_;
+        : internal::TypedIterator<Key, Value, Serializer>(std::move(source),
+                                                          std::move(store_closed),
+                                                          "store is closed", std::string()) {}
   };
 
   // A half-open key range [lo, hi) for range-for loops: `for (const auto& [k, v] : s->Scan(a, b))`.
-  class Range {
-   public:
-    class iterator {
-     public:
-      using iterator_category = std::input_iterator_tag;
-      using value_type = std::pair<const Key&, const Value&>;
-      using difference_type = std::ptrdiff_t;
-
-      value_type operator*() const { return {range_->it_->key(), range_->it_->value()}; }
-      iterator& operator++() {
-        range_->it_->Next();
-        range_->CheckEnd();
-        return *this;
-      }
-      bool operator==(const iterator& other) const { return done() == other.done(); }
-      bool operator!=(const iterator& other) const { return !(*this == other); }
-
-     private:
-      friend class Range;
-      explicit iterator(Range* range) : range_(range) {}
-      bool done() const { return range_ == nullptr || range_->at_end_ || !range_->it_->Valid(); }
-      Range* range_;
-    };
-
-    iterator begin() { return iterator(this); }
-    iterator end() { return iterator(nullptr); }
-    // OK unless the scan stopped early on an error, or a bound was refused (InvalidArgument: a
-    // NaN bound, which has no place in the key order).
-    absl::Status status() const { return it_->status(); }
-
+  // Both bounds compare as the stored keys do, by their encodings: keys that encode alike (-0.0
+  // and 0.0) are one key for the start and the end of a scan alike. status() is OK unless the
+  // scan stopped early on an error, or a bound was refused (InvalidArgument: a NaN bound).
+  class Range : public internal::TypedRange<Key, Value, Serializer, Iterator> {
    private:
     friend class KVStore;
-    // Both bounds compare as the stored keys do, by their encodings: keys that encode alike
-    // (-0.0 and 0.0) are one key for the start and the end of a scan alike.
-    Range(std::unique_ptr<Iterator> it, const Key& lo, const Key* hi) : it_(std::move(it)) {
-      if (hi != nullptr) {
-        if (absl::Status s = internal::ValidateKeyWith<Serializer>(*hi); !s.ok()) {
-          it_->status_ = std::move(s);
-          at_end_ = true;
-          return;
-        }
-        hi_bytes_.emplace();
-        Serializer::EncodeKey(*hi, &*hi_bytes_);
-      }
-      it_->Seek(lo);
-      CheckEnd();
-    }
-    void CheckEnd() {
-      if (it_->Valid() && hi_bytes_.has_value() && !(it_->source_->key() < *hi_bytes_)) {
-        at_end_ = true;
-      }
-    }
-    std::unique_ptr<Iterator> it_;
-    std::optional<std::string> hi_bytes_;
-    bool at_end_ = false;
+    Range(std::unique_ptr<Iterator> it, const Key& lo, const Key* hi)
+        : internal::TypedRange<Key, Value, Serializer, Iterator>(std::move(it), lo, hi) {}
   };
 
   // Opens the store in `dir`, creating it if missing (Options::create_if_missing). Fails if
