@@ -515,7 +515,20 @@ class DatabaseShared {
   }
   std::unique_lock<std::shared_mutex> ExclusiveCommitLock() {
     std::lock_guard<std::mutex> gate(commit_gate_);
+    // A commit holds the lock for about a microsecond: spinning that long is cheaper than the
+    // futex sleep and wake-up a blocked committer pays (on 2 cores, 2 committing threads ran at
+    // less than half of one).
+    for (int spin = 0; spin < kCommitLockSpins; ++spin) {
+      if (commit_mu_.try_lock()) return std::unique_lock<std::shared_mutex>(commit_mu_, std::adopt_lock);
+      CpuRelax();
+    }
     return std::unique_lock<std::shared_mutex>(commit_mu_);
+  }
+  static constexpr int kCommitLockSpins = 800;
+  static void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
   }
 
   std::atomic<bool> closed_{false};
