@@ -9,11 +9,11 @@
 // versions no reader can see.
 //
 // Threads: writers (serialized), readers (any number), one flush thread, one compaction thread.
-// Writers queue on queue_mu_ (write_queue.h); the one at the front is the leader and alone touches the WAL and
-// the MemTable's write side. Locks, always taken in this order: queue_mu_ (never held across I/O),
-// compaction_mu_ (one compaction at a time), manifest_mu_ (one manifest edit at a time, held
-// across its I/O), mu_ (the current state; held only for pointer swaps, never across I/O, so
-// reads never wait on a flush or compaction), and old_log_mu_ last (a leaf).
+// Writers queue on queue_mu_ (write_queue.h); the one at the front is the leader and alone
+// touches the WAL and the MemTable's write side. Locks, always taken in this order: queue_mu_
+// (never held across I/O), compaction_mu_ (one compaction at a time), manifest_mu_ (one manifest
+// edit at a time, held across its I/O), mu_ (the current state; held only for pointer swaps,
+// never across I/O, so reads never wait on a flush or compaction), and old_log_mu_ last (a leaf).
 #ifndef KVSTORE_INTERNAL_ENGINE_H_
 #define KVSTORE_INTERNAL_ENGINE_H_
 
@@ -277,7 +277,6 @@ class Engine {
       closed_ = true;
       writes_refused_.store(true, std::memory_order_release);
       shutting_down_ = true;
-      closing_.store(true, std::memory_order_release);
       closed_flag_->store(true, std::memory_order_release);
     }
     work_cv_.notify_all();
@@ -885,7 +884,8 @@ class Engine {
   // a MemTable that fills slowly, and until flushed they reclaim nothing.
   bool IdleFlushWorthwhileLocked() const {
     if (mem_ == nullptr || mem_->empty() || imm_ != nullptr) return false;
-    return static_cast<double>(mem_->num_versions()) * AverageEntryBytesLocked() >=
+    return static_cast<double>(mem_->num_versions()) *
+               average_entry_bytes_.load(std::memory_order_relaxed) >=
            static_cast<double>(kIdleFlushMinBytes);
   }
   static constexpr uint64_t kIdleFlushMinBytes = 1 << 20;
@@ -1053,7 +1053,7 @@ class Engine {
           // ordered newest first and sequence numbers grow with time.
           for (uint64_t merged = 0;; ++merged) {
             // Close does not wait for a whole compaction: the inputs stay, the output is dropped.
-            if (merged % 1024 == 0 && closing_.load(std::memory_order_acquire)) {
+            if (merged % 1024 == 0 && closed_flag_->load(std::memory_order_acquire)) {
               return absl::CancelledError("compaction abandoned: the store is closing");
             }
             int best = -1;
@@ -1239,7 +1239,8 @@ class Engine {
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // Background thread waits for work.
-  mutable std::condition_variable done_cv_;  // Others wait for background work (and calls) to finish.
+  // Others wait on it for background work, and Close for user calls, to finish.
+  mutable std::condition_variable done_cv_;
   std::shared_ptr<MemTable> mem_;
   std::shared_ptr<MemTable> imm_;
   uint64_t imm_log_number_ = 0;
@@ -1256,7 +1257,7 @@ class Engine {
   bool closed_ = false;
   mutable int user_operations_ = 0;  // UserOperations in flight; Close waits for none.
   std::mutex close_mu_;              // Held through Close: a second Close waits for the first.
-  std::atomic<bool> closing_{false};  // shutting_down_, for loops that poll it without mu_.
+  // closed_, for iterators (which may outlive the store) and for loops that poll it without mu_.
   const std::shared_ptr<std::atomic<bool>> closed_flag_ = std::make_shared<std::atomic<bool>>(false);
   absl::Status fatal_;
   absl::Status close_status_;
