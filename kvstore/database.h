@@ -68,6 +68,7 @@
 #include "kvstore/filter.h"
 #include "kvstore/internal/batch.h"
 #include "kvstore/internal/engine.h"
+#include "kvstore/internal/typed_codec.h"
 #include "kvstore/internal/typed_iterator.h"
 #include "kvstore/kvstore.h"
 #include "kvstore/options.h"
@@ -157,42 +158,6 @@ inline absl::Status DatabaseClosedError() {
 
 inline absl::Status TableDroppedError(const TableState& table) {
   return absl::FailedPreconditionError(absl::StrCat("table \"", table.name, "\" was dropped"));
-}
-
-// Key checks shared by tables, batches and transactions: the table prefix followed by the key's
-// encoding, within the store's key size limit.
-template <typename Serializer, typename Key>
-absl::Status EncodeTableKey(const TableState& table, const Key& key, std::string* out) {
-  KV_RETURN_IF_ERROR(ValidateKeyWith<Serializer>(key));
-  out->assign(table.prefix);
-  Serializer::EncodeKey(key, out);
-  if (out->size() == table.prefix.size()) {
-    return absl::InvalidArgumentError("empty key: keys must encode to 1 or more bytes");
-  }
-  if (out->size() > kMaxKeyBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("key of ", out->size() - table.prefix.size(),
-                     " bytes (plus a 4-byte table id) exceeds the limit of ", kMaxKeyBytes));
-  }
-  return absl::OkStatus();
-}
-
-template <typename Serializer, typename Value>
-absl::Status EncodeTableValue(const Value& value, std::string* out) {
-  out->clear();
-  Serializer::EncodeValue(value, out);
-  if (out->size() > kMaxValueBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("value of ", out->size(),
-                                                   " bytes exceeds the limit of ", kMaxValueBytes));
-  }
-  return absl::OkStatus();
-}
-
-template <typename Serializer, typename Value>
-absl::Status DecodeStoredValue(absl::string_view bytes, Value* value) {
-  absl::Status s = Serializer::DecodeValue(bytes, value);
-  if (!s.ok()) return absl::DataLossError(absl::StrCat("cannot decode stored value: ", s.message()));
-  return absl::OkStatus();
 }
 
 // The state of one transaction while it is active.
@@ -680,8 +645,8 @@ class Table {
   absl::Status Set(const Key& key, const Value& value, const WriteOptions& options = {}) {
     KV_RETURN_IF_ERROR(CheckUsable());
     std::string k, v;
-    KV_RETURN_IF_ERROR(internal::EncodeTableKey<Serializer>(*table_, key, &k));
-    KV_RETURN_IF_ERROR(internal::EncodeTableValue<Serializer>(value, &v));
+    KV_RETURN_IF_ERROR(internal::EncodeKeyChecked<Serializer>(table_->prefix, key, &k));
+    KV_RETURN_IF_ERROR(internal::EncodeValueChecked<Serializer>(value, &v));
     internal::BatchRep batch;
     batch.Put(k, v);
     return db_->WritePlain(&batch, options, {table_.get()});
@@ -690,7 +655,7 @@ class Table {
   absl::Status Delete(const Key& key, const WriteOptions& options = {}) {
     KV_RETURN_IF_ERROR(CheckUsable());
     std::string k;
-    KV_RETURN_IF_ERROR(internal::EncodeTableKey<Serializer>(*table_, key, &k));
+    KV_RETURN_IF_ERROR(internal::EncodeKeyChecked<Serializer>(table_->prefix, key, &k));
     internal::BatchRep batch;
     batch.Delete(k);
     return db_->WritePlain(&batch, options, {table_.get()});
@@ -705,7 +670,7 @@ class Table {
   absl::Status GetInto(const Key& key, Value* value, const ReadOptions& options = {}) const {
     KV_RETURN_IF_ERROR(CheckUsable());
     std::string k;
-    KV_RETURN_IF_ERROR(internal::EncodeTableKey<Serializer>(*table_, key, &k));
+    KV_RETURN_IF_ERROR(internal::EncodeKeyChecked<Serializer>(table_->prefix, key, &k));
     return db_->EngineGet(k, options, [value](absl::string_view bytes) {
       return internal::DecodeStoredValue<Serializer>(bytes, value);
     });
@@ -837,8 +802,8 @@ class Batch {
            const std::type_identity_t<V>& value) {
     std::string k, v;
     if (!Accept(table.CheckUsable()) || !Accept(Use(table)) ||
-        !Accept(internal::EncodeTableKey<S>(*table.table_, key, &k)) ||
-        !Accept(internal::EncodeTableValue<S>(value, &v))) {
+        !Accept(internal::EncodeKeyChecked<S>(table.table_->prefix, key, &k)) ||
+        !Accept(internal::EncodeValueChecked<S>(value, &v))) {
       return;
     }
     rep_.Put(k, v);
@@ -847,7 +812,7 @@ class Batch {
   void Delete(const Table<K, V, S>& table, const std::type_identity_t<K>& key) {
     std::string k;
     if (!Accept(table.CheckUsable()) || !Accept(Use(table)) ||
-        !Accept(internal::EncodeTableKey<S>(*table.table_, key, &k))) {
+        !Accept(internal::EncodeKeyChecked<S>(table.table_->prefix, key, &k))) {
       return;
     }
     rep_.Delete(k);
@@ -937,7 +902,7 @@ class Transaction {
   absl::StatusOr<V> Get(const Table<K, V, S>& table, const std::type_identity_t<K>& key) {
     KV_RETURN_IF_ERROR(CheckActive(table));
     std::string k;
-    KV_RETURN_IF_ERROR(internal::EncodeTableKey<S>(*table.table_, key, &k));
+    KV_RETURN_IF_ERROR(internal::EncodeKeyChecked<S>(table.table_->prefix, key, &k));
     V value{};
     auto own = state_->writes.find(k);
     if (own != state_->writes.end()) {
@@ -958,8 +923,8 @@ class Transaction {
                    const std::type_identity_t<V>& value) {
     KV_RETURN_IF_ERROR(CheckActive(table));
     std::string k, v;
-    absl::Status s = internal::EncodeTableKey<S>(*table.table_, key, &k);
-    if (s.ok()) s = internal::EncodeTableValue<S>(value, &v);
+    absl::Status s = internal::EncodeKeyChecked<S>(table.table_->prefix, key, &k);
+    if (s.ok()) s = internal::EncodeValueChecked<S>(value, &v);
     if (!s.ok()) return Reject(std::move(s));
     NoteTable(table);
     state_->writes[std::move(k)] = std::move(v);
@@ -970,7 +935,7 @@ class Transaction {
   absl::Status Delete(const Table<K, V, S>& table, const std::type_identity_t<K>& key) {
     KV_RETURN_IF_ERROR(CheckActive(table));
     std::string k;
-    if (absl::Status s = internal::EncodeTableKey<S>(*table.table_, key, &k); !s.ok()) {
+    if (absl::Status s = internal::EncodeKeyChecked<S>(table.table_->prefix, key, &k); !s.ok()) {
       return Reject(std::move(s));
     }
     NoteTable(table);

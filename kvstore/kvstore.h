@@ -48,6 +48,7 @@
 #include "kvstore/filter.h"
 #include "kvstore/internal/batch.h"
 #include "kvstore/internal/engine.h"
+#include "kvstore/internal/typed_codec.h"
 #include "kvstore/internal/typed_iterator.h"
 #include "kvstore/options.h"
 #include "kvstore/serializer.h"
@@ -193,9 +194,7 @@ class KVStore {
     KV_RETURN_IF_ERROR(EncodeKeyChecked(key, &k));
     Value value{};
     KV_RETURN_IF_ERROR(engine_->Get(k, options, [&value](absl::string_view bytes) {
-      absl::Status s = Serializer::DecodeValue(bytes, &value);
-      if (!s.ok()) return absl::DataLossError(absl::StrCat("cannot decode stored value: ", s.message()));
-      return absl::OkStatus();
+      return internal::DecodeStoredValue<Serializer>(bytes, &value);
     }));
     return value;
   }
@@ -208,9 +207,7 @@ class KVStore {
     k.clear();
     KV_RETURN_IF_ERROR(EncodeKeyChecked(key, &k));
     return engine_->Get(k, options, [value](absl::string_view bytes) {
-      absl::Status s = Serializer::DecodeValue(bytes, value);
-      if (!s.ok()) return absl::DataLossError(absl::StrCat("cannot decode stored value: ", s.message()));
-      return absl::OkStatus();
+      return internal::DecodeStoredValue<Serializer>(bytes, value);
     });
   }
 
@@ -285,23 +282,10 @@ class KVStore {
   explicit KVStore(std::unique_ptr<Engine> engine) : engine_(std::move(engine)) {}
 
   static absl::Status EncodeKeyChecked(const Key& key, std::string* out) {
-    KV_RETURN_IF_ERROR(internal::ValidateKeyWith<Serializer>(key));
-    Serializer::EncodeKey(key, out);
-    if (out->empty()) return absl::InvalidArgumentError("empty key: keys must encode to 1 or more bytes");
-    if (out->size() > kMaxKeyBytes) {
-      return absl::InvalidArgumentError(absl::StrCat("key of ", out->size(),
-                                                     " bytes exceeds the limit of ", kMaxKeyBytes));
-    }
-    return absl::OkStatus();
+    return internal::EncodeKeyChecked<Serializer>({}, key, out);
   }
-
   static absl::Status EncodeValueChecked(const Value& value, std::string* out) {
-    Serializer::EncodeValue(value, out);
-    if (out->size() > kMaxValueBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "value of ", out->size(), " bytes exceeds the limit of ", kMaxValueBytes));
-    }
-    return absl::OkStatus();
+    return internal::EncodeValueChecked<Serializer>(value, out);
   }
 
   std::unique_ptr<Engine> engine_;
