@@ -24,9 +24,11 @@
 // begins, buffers its writes (its reads and scans see them), and records the keys it read and the
 // key ranges it scanned. Commit takes the database's commit lock exclusively, checks that nothing
 // written through the database after its snapshot touched a key it read or wrote or a range it
-// scanned (else Aborted), and writes its buffer as one engine batch (one WAL record). Plain writes
-// (Table::Set/Delete, Database::Write) hold the commit lock shared across their engine write and
-// the recording of their keys, so nothing slips between a commit's validation and its write.
+// scanned (else Aborted), queues its buffer as one engine batch (one WAL record) and releases the
+// lock; the write then shares a WAL record and a sync with other writes. Every write queued later
+// gets a later sequence number, and commits validated while it is in flight check its keys.
+// Plain writes (Table::Set/Delete, Database::Write) hold the commit lock shared across their
+// engine write and the recording of their keys, so none slips past a commit's validation.
 // Written keys are recorded only while some transaction is active, and pruned once no active
 // transaction began before them. Read-only transactions never abort.
 //
@@ -43,6 +45,7 @@
 #include <algorithm>
 #include <atomic>
 #include <concepts>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -179,6 +182,10 @@ class DatabaseShared {
   virtual ~DatabaseShared() = default;
 
   virtual absl::Status EngineWrite(BatchRep* batch, const WriteOptions& options) = 0;
+  // Engine::WriteOrdered.
+  virtual absl::Status EngineWriteOrdered(BatchRep* batch, const WriteOptions& options,
+                                          absl::FunctionRef<void()> on_queued,
+                                          uint64_t* sequence) = 0;
   virtual absl::Status EngineGet(absl::string_view key, const ReadOptions& options,
                                  absl::FunctionRef<absl::Status(absl::string_view)> on_value) const = 0;
   virtual std::unique_ptr<KeySource> EngineSource(const ReadOptions& options) const = 0;
@@ -233,13 +240,16 @@ class DatabaseShared {
   }
 
   // Validates and writes; the caller ends the transaction (EndTxn) whatever the outcome.
+  //
+  // The commit lock is held only to validate, to record the written keys (as pending: newer
+  // than every snapshot) and to queue the batch in the engine's write order. The write itself
+  // happens after the lock is released, so commits (synced ones too) share WAL records and
+  // syncs with other writes, and the next commit validates meanwhile. That is safe because every
+  // later commit validates against the pending keys, and every later write is ordered after
+  // this one.
   absl::Status CommitTxn(TxnState& state, const WriteOptions& options) {
     KV_RETURN_IF_ERROR(state.error);
     if (state.writes.empty()) return absl::OkStatus();  // Read-only: never aborts.
-    std::unique_lock<std::shared_mutex> lock = ExclusiveCommitLock();
-    KV_RETURN_IF_ERROR(CheckOpen());
-    KV_RETURN_IF_ERROR(Validate(state));
-    for (const auto& table : state.tables_written) KV_RETURN_IF_ERROR(CheckTable(*table));
     BatchRep batch;
     for (const auto& [key, value] : state.writes) {
       if (value.has_value()) {
@@ -249,9 +259,24 @@ class DatabaseShared {
       }
     }
     KV_RETURN_IF_ERROR(CheckBatchBytes(batch.ApproximateBytes()));
-    KV_RETURN_IF_ERROR(EngineWrite(&batch, options));
-    RecordWrite(batch, &state);
-    return absl::OkStatus();
+    std::unique_lock<std::shared_mutex> lock;
+    for (;;) {
+      lock = ExclusiveCommitLock();
+      KV_RETURN_IF_ERROR(CheckOpen());
+      uint64_t in_flight;
+      KV_RETURN_IF_ERROR(Validate(state, &in_flight));
+      if (in_flight == 0) break;
+      lock.unlock();
+      WaitForCommit(in_flight);
+    }
+    for (const auto& table : state.tables_written) KV_RETURN_IF_ERROR(CheckTable(*table));
+    InFlightCommit commit{.txn = &state};
+    AddInFlight(&commit);
+    uint64_t sequence = 0;
+    absl::Status s = EngineWriteOrdered(
+        &batch, options, [&lock] { lock.unlock(); }, &sequence);
+    FinishInFlight(commit, s.ok(), sequence);
+    return s;
   }
 
   // ---- Catalog -------------------------------------------------------------------------------
@@ -306,8 +331,9 @@ class DatabaseShared {
       // scanned the table, and began before the drop, aborts.
       std::lock_guard<std::mutex> history_lock(history_mu_);
       if (!active_.empty()) {
-        HistoryEntry& entry = history_.emplace(EngineLastSequence(), HistoryEntry())->second;
+        HistoryEntry entry;
         entry.ranges.emplace_back(table->prefix, table->upper);
+        AddHistoryLocked(EngineLastSequence(), std::move(entry));
       }
     }
     return FinishDrop(table->id);
@@ -316,6 +342,7 @@ class DatabaseShared {
   std::vector<TableInfo> ListTables() const {
     std::lock_guard<std::mutex> lock(catalog_mu_);
     std::vector<TableInfo> out;
+    if (closed()) return out;
     for (const auto& [name, table] : tables_) out.push_back({name, table->type_signature});
     return out;
   }
@@ -367,11 +394,87 @@ class DatabaseShared {
     return history_.size();
   }
 
+  // Bounds the memory the validation history may hold (the keys written since the oldest active
+  // transaction began). Past it, the oldest records are forgotten, and a transaction that began
+  // before them cannot be validated: its Commit fails with Aborted (RunTransaction retries it
+  // with a new snapshot). Read-only transactions are not affected.
+  void SetHistoryLimitBytes(size_t bytes) {
+    std::lock_guard<std::mutex> lock(history_mu_);
+    history_limit_bytes_ = bytes;
+    EnforceHistoryLimitLocked();
+  }
+  static constexpr size_t kDefaultHistoryLimitBytes = size_t{256} << 20;
+
  private:
   struct HistoryEntry {
     std::vector<std::string> keys;
     std::vector<std::pair<std::string, std::string>> ranges;  // [lo, hi) written as a whole
+    size_t bytes = 0;  // What the entry costs, roughly, for history_limit_bytes_.
   };
+  using HistoryMap = std::multimap<uint64_t, HistoryEntry>;
+
+  static size_t EntryBytes(const HistoryEntry& entry) {
+    size_t bytes = sizeof(HistoryEntry) + 64;
+    for (const std::string& key : entry.keys) bytes += key.size() + sizeof(std::string);
+    for (const auto& [lo, hi] : entry.ranges) bytes += lo.size() + hi.size() + 2 * sizeof(std::string);
+    return bytes;
+  }
+
+  // With history_mu_ held: adds an entry and keeps the history within its limit.
+  void AddHistoryLocked(uint64_t sequence, HistoryEntry entry) {
+    entry.bytes = EntryBytes(entry);
+    history_bytes_ += entry.bytes;
+    history_.emplace(sequence, std::move(entry));
+    EnforceHistoryLimitLocked();
+  }
+
+  void EraseHistoryLocked(HistoryMap::const_iterator it) {
+    history_bytes_ -= it->second.bytes;
+    history_.erase(it);
+  }
+
+  void EnforceHistoryLimitLocked() {
+    while (history_bytes_ > history_limit_bytes_ && !history_.empty()) {
+      forgotten_through_ = std::max(forgotten_through_, history_.begin()->first);
+      EraseHistoryLocked(history_.begin());
+    }
+  }
+
+  // A commit whose write is in flight: validated, queued, not yet visible. Every commit validated
+  // meanwhile checks its writes as newer than any snapshot. Lives on the committer's stack.
+  struct InFlightCommit {
+    uint64_t id = 0;
+    const TxnState* txn = nullptr;
+  };
+
+  void AddInFlight(InFlightCommit* commit) {
+    std::lock_guard<std::mutex> lock(history_mu_);
+    commit->id = ++last_commit_id_;
+    in_flight_.push_back(commit);
+  }
+
+  // Waits until the commit `id` (in flight when it was seen) has written or failed.
+  void WaitForCommit(uint64_t id) {
+    std::unique_lock<std::mutex> lock(history_mu_);
+    commit_done_cv_.wait(lock, [&] {
+      return std::none_of(in_flight_.begin(), in_flight_.end(),
+                          [id](const InFlightCommit* c) { return c->id == id; });
+    });
+  }
+
+  // Ends the commit's flight. If it wrote, and another transaction is active (one that began
+  // before the write became visible may have to validate against it), its keys go into the
+  // history under the sequence the write became visible at.
+  void FinishInFlight(const InFlightCommit& commit, bool written, uint64_t sequence) {
+    std::lock_guard<std::mutex> lock(history_mu_);
+    in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), &commit));
+    commit_done_cv_.notify_all();
+    if (!written || active_.size() <= 1) return;
+    HistoryEntry entry;
+    entry.keys.reserve(commit.txn->writes.size());
+    for (const auto& [key, value] : commit.txn->writes) entry.keys.push_back(key);
+    AddHistoryLocked(sequence, std::move(entry));
+  }
 
   static std::string CatalogKey(char kind, std::string_view rest) {
     std::string key = TablePrefix(kCatalogTableId);
@@ -423,21 +526,25 @@ class DatabaseShared {
     std::lock_guard<std::mutex> lock(history_mu_);
     const size_t others = active_.size() - (self != nullptr ? 1 : 0);
     if (others == 0) return;
-    HistoryEntry& entry = history_.emplace(EngineLastSequence(), HistoryEntry())->second;
+    HistoryEntry entry;
     entry.keys.reserve(batch.count());
     batch
         .ForEachEncodedHere([&entry](uint64_t, EntryKind, absl::string_view key,
                                      absl::string_view) { entry.keys.emplace_back(key); })
         .IgnoreError();
+    AddHistoryLocked(EngineLastSequence(), std::move(entry));
   }
 
   // Drops records no active transaction can conflict with (written at or before every snapshot).
   void PruneLocked() {
     if (active_.empty()) {
       history_.clear();
+      history_bytes_ = 0;
       return;
     }
-    history_.erase(history_.begin(), history_.upper_bound(*active_.begin()));
+    while (!history_.empty() && history_.begin()->first <= *active_.begin()) {
+      EraseHistoryLocked(history_.begin());
+    }
   }
 
   static bool InRanges(const TxnState& state, absl::string_view key) {
@@ -448,11 +555,36 @@ class DatabaseShared {
   }
 
   // Aborted if anything written after the transaction's snapshot touched what it read or wrote.
-  absl::Status Validate(const TxnState& state) {
+  //
+  // A conflict with a commit still in flight (validated, its write not yet visible) is not final: that write may
+  // have become visible before this transaction began. Then *in_flight is that commit's id and
+  // the result OK; the caller waits for it (WaitForCommit) and validates again. Aborting at once
+  // instead turned a committer that lost the CPU mid-write into a storm of retries that all
+  // aborted against it.
+  absl::Status Validate(const TxnState& state, uint64_t* in_flight) {
+    *in_flight = 0;
     std::lock_guard<std::mutex> lock(history_mu_);
+    if (state.sequence < forgotten_through_) {
+      return absl::AbortedError(
+          "transaction conflict: it began so long ago that the writes since then outgrew the "
+          "validation history (see Database::SetHistoryLimitBytes)");
+    }
+    auto touches = [&state](const std::string& key) {
+      return state.reads.count(key) != 0 || state.writes.count(key) != 0 || InRanges(state, key);
+    };
+    for (const InFlightCommit* commit : in_flight_) {
+      for (const auto& [key, value] : commit->txn->writes) {
+        if (touches(key)) {
+          *in_flight = commit->id;
+          break;
+        }
+      }
+      if (*in_flight != 0) break;
+    }
     for (auto it = history_.upper_bound(state.sequence); it != history_.end(); ++it) {
       for (const std::string& key : it->second.keys) {
-        if (state.reads.count(key) != 0 || state.writes.count(key) != 0 || InRanges(state, key)) {
+        if (touches(key)) {
+          *in_flight = 0;
           return absl::AbortedError(
               "transaction conflict: a key it read, wrote or scanned was written after it began");
         }
@@ -506,7 +638,13 @@ class DatabaseShared {
 
   mutable std::mutex history_mu_;
   std::multiset<uint64_t> active_;                  // snapshot sequences of active transactions
-  std::multimap<uint64_t, HistoryEntry> history_;   // writes recorded for validation, by sequence
+  HistoryMap history_;                              // writes recorded for validation, by sequence
+  size_t history_bytes_ = 0;                        // the sum of history_'s entry bytes
+  size_t history_limit_bytes_ = kDefaultHistoryLimitBytes;
+  uint64_t forgotten_through_ = 0;  // entries up to this sequence were dropped over the limit
+  uint64_t last_commit_id_ = 0;
+  std::vector<const InFlightCommit*> in_flight_;
+  std::condition_variable commit_done_cv_;  // signalled when a commit leaves in_flight_
 };
 
 template <typename Filter>
@@ -517,6 +655,11 @@ class DatabaseSharedImpl final : public DatabaseShared {
 
   absl::Status EngineWrite(BatchRep* batch, const WriteOptions& options) override {
     return engine_->Write(batch, options);
+  }
+  absl::Status EngineWriteOrdered(BatchRep* batch, const WriteOptions& options,
+                                  absl::FunctionRef<void()> on_queued,
+                                  uint64_t* sequence) override {
+    return engine_->WriteOrdered(batch, options, on_queued, sequence);
   }
   absl::Status EngineGet(absl::string_view key, const ReadOptions& options,
                          absl::FunctionRef<absl::Status(absl::string_view)> on_value) const override {
@@ -1121,7 +1264,13 @@ class Database {
   absl::Status DropTable(std::string_view name) { return shared_->DropTable(name); }
 
   // Every table, by name.
+  // Empty after Close.
   std::vector<TableInfo> ListTables() const { return shared_->ListTables(); }
+
+  // Bounds the memory that validating transactions may take: the keys written since the oldest
+  // active transaction began (default 256 MiB). A transaction older than what is kept fails its
+  // Commit with Aborted, and RunTransaction retries it at a new snapshot.
+  void SetHistoryLimitBytes(size_t bytes) { shared_->SetHistoryLimitBytes(bytes); }
 
   // Applies every operation of `batch` (on any tables of this database) atomically.
   absl::Status Write(const Batch& batch, const WriteOptions& options = {}) {
@@ -1139,7 +1288,11 @@ class Database {
   }
 
   // One point in time for every table: pass it as ReadOptions::snapshot to any table's reads.
-  Snapshot GetSnapshot() const { return shared_->EngineSnapshot(); }
+  // After Close, an empty Snapshot, which reads refuse (InvalidArgument).
+  Snapshot GetSnapshot() const {
+    if (shared_->closed()) return Snapshot();
+    return shared_->EngineSnapshot();
+  }
 
   Transaction BeginTransaction() { return Transaction(shared_); }
 

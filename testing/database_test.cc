@@ -404,6 +404,10 @@ TEST(DatabaseTest, EveryCallAfterCloseIsFailedPrecondition) {
   EXPECT_TRUE(absl::IsFailedPrecondition(late.Commit()));
   EXPECT_TRUE(absl::IsFailedPrecondition(
       db->RunTransaction([&](Transaction& t) { return t.Set(accounts, "x", 1); })));
+  EXPECT_TRUE(db->ListTables().empty());
+  Snapshot snap = db->GetSnapshot();
+  EXPECT_FALSE(snap.valid());
+  EXPECT_FALSE(accounts.Get("ada", {.snapshot = &snap}).ok());
 }
 
 TEST(DatabaseTest, HandlesOutliveTheDatabase) {

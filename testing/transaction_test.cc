@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "kvstore/database.h"
 #include "testing/test_util.h"
@@ -266,6 +267,67 @@ TEST_F(TransactionTest, HistoryIsPrunedWhenNoTransactionIsActive) {
   Transaction txn = db_->BeginTransaction();
   KV_ASSERT_OK(txn.Set(accounts_, "0", 1));
   KV_EXPECT_OK(txn.Commit());
+}
+
+TEST_F(TransactionTest, HistoryOverItsLimitAbortsOnlyTransactionsOlderThanIt) {
+  db_->SetHistoryLimitBytes(16 << 10);
+  KV_ASSERT_OK(accounts_.Set("a", 1));
+  Transaction old = db_->BeginTransaction();
+  KV_ASSERT_OK(old.Get(accounts_, "a").status());
+  KV_ASSERT_OK(old.Set(accounts_, "b", 2));
+  Transaction reader = db_->BeginTransaction();
+  KV_ASSERT_OK(reader.Get(accounts_, "a").status());
+  // Writes of other keys, far more than the limit: the history keeps at most about the limit.
+  for (int i = 0; i < 2000; ++i) {
+    KV_ASSERT_OK(accounts_.Set(absl::StrCat("filler", i), i));
+  }
+  EXPECT_LT(DatabaseTestPeer::HistorySize(*db_), 2000u);
+  Transaction fresh = db_->BeginTransaction();
+  KV_ASSERT_OK(fresh.Get(accounts_, "a").status());
+  KV_ASSERT_OK(fresh.Set(accounts_, "c", 3));
+
+  absl::Status s = old.Commit();
+  EXPECT_TRUE(absl::IsAborted(s)) << s;
+  EXPECT_NE(s.message().find("validation history"), std::string::npos) << s;
+  KV_EXPECT_OK(reader.Commit());  // Read-only: never aborts.
+  KV_EXPECT_OK(fresh.Commit());   // Began after what was forgotten.
+  EXPECT_TRUE(absl::IsNotFound(accounts_.Get("b").status()));
+  EXPECT_EQ(accounts_.Get("c").value(), 3);
+
+  // RunTransaction retries at a new snapshot, which is validated normally.
+  KV_EXPECT_OK(db_->RunTransaction([&](Transaction& txn) -> absl::Status {
+    KV_ASSIGN_OR_RETURN(int64_t a, txn.Get(accounts_, "a"));
+    return txn.Set(accounts_, "b", a + 1);
+  }));
+  EXPECT_EQ(accounts_.Get("b").value(), 2);
+}
+
+TEST_F(TransactionTest, CommitsInFlightAreValidatedAgainst) {
+  // Many threads commit read-modify-writes of one counter: commits now write after releasing
+  // the commit lock, so a commit validated while another's write is still in flight must see
+  // that write's keys. A lost update would leave the counter short.
+  KV_ASSERT_OK(accounts_.Set("counter", 0));
+  constexpr int kThreads = 4;
+  constexpr int kIncrements = 300;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kIncrements; ++i) {
+        absl::Status s = db_->RunTransaction(1000, [&](Transaction& txn) -> absl::Status {
+          KV_ASSIGN_OR_RETURN(int64_t n, txn.Get(accounts_, "counter"));
+          KV_RETURN_IF_ERROR(txn.Set(accounts_, "counter", n + 1));
+          // A key of its own too, so groups hold commits of several sizes.
+          return txn.Set(accounts_, absl::StrCat("t", t, "-", i), i);
+        });
+        if (!s.ok()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(accounts_.Get("counter").value(), kThreads * kIncrements);
+  EXPECT_EQ(DatabaseTestPeer::HistorySize(*db_), 0u);
 }
 
 // N threads move money between accounts of two tables by transactions, while readers check at

@@ -126,12 +126,27 @@ class Engine {
     WriteQueue::Writer* last = &w;
     BatchRep* group = write_queue_.Lead(&w, &last);
     if (group == nullptr) return w.status;  // Written by another leader.
+    return LeadGroup(&w, last, group);
+  }
 
-    absl::Status s = WritableState();
-    if (s.ok()) s = MakeRoomForWrite(group->ApproximateBytes());
-    if (s.ok()) s = AppendAndApply(group, w.sync);
-
-    write_queue_.Finish(&w, last, s);
+  // Write, for a caller that must fix the batch's place in the write order under a lock of its
+  // own but need not hold that lock while the write happens (a transaction's commit): calls
+  // `on_queued` once the batch is queued (every later write gets later sequence numbers), then
+  // waits for the write. On success *sequence is a sequence number at or after the batch's own
+  // and before any other write's that became visible later. Not called when the batch is refused
+  // before it is queued (empty or too big).
+  template <typename OnQueued>
+  absl::Status WriteOrdered(BatchRep* batch, const WriteOptions& options, OnQueued&& on_queued,
+                            uint64_t* sequence) {
+    if (batch->empty()) return absl::OkStatus();
+    KV_RETURN_IF_ERROR(CheckBatchBytes(batch->ApproximateBytes()));
+    WriteQueue::Writer w(batch, options.sync);
+    WriteQueue::Writer* last = &w;
+    write_queue_.Enqueue(&w);
+    on_queued();
+    BatchRep* group = write_queue_.WaitToLead(&w, &last);
+    absl::Status s = group == nullptr ? w.status : LeadGroup(&w, last, group);
+    *sequence = w.sequence;
     return s;
   }
 
@@ -724,6 +739,16 @@ class Engine {
   }
 
   // Called by the leader: one WAL record for the group, then the MemTable.
+  // The leader's part of a write: writes the group it leads and hands every writer the outcome.
+  absl::Status LeadGroup(WriteQueue::Writer* leader, WriteQueue::Writer* last, BatchRep* group) {
+    absl::Status s = WritableState();
+    if (s.ok()) s = MakeRoomForWrite(group->ApproximateBytes());
+    if (s.ok()) s = AppendAndApply(group, leader->sync);
+    const uint64_t sequence = s.ok() ? last_sequence_.load(std::memory_order_relaxed) : 0;
+    write_queue_.Finish(leader, last, s, sequence);
+    return s;
+  }
+
   absl::Status AppendAndApply(BatchRep* group, bool sync) {
     const uint64_t first = last_sequence_.load(std::memory_order_relaxed) + 1;
     group->SetSequence(first);

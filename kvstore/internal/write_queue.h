@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 
@@ -23,6 +24,7 @@ class WriteQueue {
     bool sync;
     bool done = false;
     absl::Status status;
+    uint64_t sequence = 0;  // After a successful write: the last sequence number of its group.
     std::condition_variable cv;
   };
 
@@ -32,16 +34,26 @@ class WriteQueue {
   BatchRep* Lead(Writer* w, Writer** last) {
     std::unique_lock<std::mutex> lock(mu_);
     writers_.push_back(w);
-    while (!w->done && w != writers_.front()) w->cv.wait(lock);
-    if (w->done) return nullptr;
-    *last = w;
-    return BuildGroup(last);
+    return WaitToLeadLocked(lock, w, last);
   }
 
-  // Called by a leader: hands `s` to every writer of its group and the lead to the next writer.
-  void Finish(Writer* leader, Writer* last, const absl::Status& s) {
+  // Lead, split in two: Enqueue fixes w's place in the write order (its sequence numbers come
+  // after those of every writer queued before it), so a caller can release its own locks before
+  // waiting in WaitToLead.
+  void Enqueue(Writer* w) {
     std::lock_guard<std::mutex> lock(mu_);
-    FinishLocked(leader, last, s);
+    writers_.push_back(w);
+  }
+  BatchRep* WaitToLead(Writer* w, Writer** last) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return WaitToLeadLocked(lock, w, last);
+  }
+
+  // Called by a leader: hands `s` (and `sequence`, the group's last sequence number) to every
+  // writer of its group and the lead to the next writer.
+  void Finish(Writer* leader, Writer* last, const absl::Status& s, uint64_t sequence = 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    FinishLocked(leader, last, s, sequence);
   }
 
   // Runs `fn` while no write is in progress, in queue order with the writes.
@@ -75,6 +87,13 @@ class WriteQueue {
   }
 
  private:
+  BatchRep* WaitToLeadLocked(std::unique_lock<std::mutex>& lock, Writer* w, Writer** last) {
+    while (!w->done && w != writers_.front()) w->cv.wait(lock);
+    if (w->done) return nullptr;
+    *last = w;
+    return BuildGroup(last);
+  }
+
   // With mu_ held: the leader's batch and those of the writers queued behind it, up to a size
   // bound so one writer's latency stays bounded. A non-synced leader does not take synced writers
   // (they would be acknowledged without a sync).
@@ -99,10 +118,11 @@ class WriteQueue {
     return group;
   }
 
-  void FinishLocked(Writer* leader, Writer* last, const absl::Status& s) {
+  void FinishLocked(Writer* leader, Writer* last, const absl::Status& s, uint64_t sequence = 0) {
     for (;;) {
       Writer* ready = writers_.front();
       writers_.pop_front();
+      ready->sequence = sequence;
       if (ready != leader) {
         // Each writer gets a status of its own rather than a share of the leader's: the two
         // threads would otherwise free one reference-counted rep between them, with the count
