@@ -69,6 +69,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "kvstore/filter.h"
+#include "kvstore/internal/block_codec.h"
 #include "kvstore/internal/batch.h"
 #include "kvstore/internal/engine.h"
 #include "kvstore/internal/typed_codec.h"
@@ -106,7 +107,7 @@ template <typename Key, typename Value, typename Serializer>
 class Table;
 class Transaction;
 class Batch;
-template <typename Filter>
+template <typename Filter, typename Compression>
 class Database;
 
 namespace internal {
@@ -877,7 +878,7 @@ class Table {
   friend class Table;
   friend class Batch;
   friend class Transaction;
-  template <typename>
+  template <typename, typename>
   friend class Database;
 
   Table(std::shared_ptr<internal::DatabaseShared> db, std::shared_ptr<internal::TableState> table)
@@ -971,7 +972,7 @@ class Batch {
   const absl::Status& status() const { return status_; }
 
  private:
-  template <typename>
+  template <typename, typename>
   friend class Database;
 
   bool Accept(absl::Status s) {
@@ -1146,7 +1147,7 @@ class Transaction {
   bool active() const { return state_ != nullptr; }
 
  private:
-  template <typename>
+  template <typename, typename>
   friend class Database;
 
   explicit Transaction(std::shared_ptr<internal::DatabaseShared> db) : db_(std::move(db)) {
@@ -1232,17 +1233,21 @@ class Transaction {
 };
 
 // Many typed tables in one store. Safe to use from many threads.
-template <typename Filter = BloomFilter<10>>
+template <typename Filter = BloomFilter<10>, typename Compression = NoCompression>
 class Database {
   static_assert(FilterPolicy<Filter>, "kvstore::Database: Filter must be a filter policy");
+  static_assert(CompressionPolicy<Compression>,
+                "kvstore::Database: Compression must be NoCompression or a policy of "
+                "kvstore/compression.h (Snappy, Lz4, Zstd<Level>)");
   using Shared = internal::DatabaseSharedImpl<Filter>;
 
  public:
   // Opens the database in `dir`, creating it if missing. A KVStore's directory is refused.
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& dir,
                                                         const Options& options = {}) {
-    KV_ASSIGN_OR_RETURN(auto engine, internal::Engine<Filter>::Open(
-                                         dir, options, internal::kDatabaseTypeSignature));
+    KV_ASSIGN_OR_RETURN(auto engine,
+                        internal::Engine<Filter>::Open(dir, options, internal::kDatabaseTypeSignature,
+                                                       internal::CodecFor<Compression>()));
     auto shared = std::make_shared<Shared>(std::move(engine));
     KV_RETURN_IF_ERROR(shared->LoadCatalog());
     return std::unique_ptr<Database>(new Database(std::move(shared)));

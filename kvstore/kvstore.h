@@ -46,6 +46,7 @@
 #include "absl/strings/string_view.h"
 #include "kvstore/env.h"
 #include "kvstore/filter.h"
+#include "kvstore/internal/block_codec.h"
 #include "kvstore/internal/batch.h"
 #include "kvstore/internal/engine.h"
 #include "kvstore/internal/typed_codec.h"
@@ -85,9 +86,13 @@ constexpr bool CheckTypes() {
 }  // namespace internal
 
 template <typename Key, typename Value, typename Serializer = DefaultSerializer,
-          typename Filter = BloomFilter<10>>
+          typename Filter = BloomFilter<10>, typename Compression = NoCompression>
 class KVStore {
   static_assert(internal::CheckTypes<Serializer, Key, Value>());
+  static_assert(CompressionPolicy<Compression>,
+                "kvstore::KVStore: the Compression policy must be NoCompression or provide "
+                "kCodecId, Name(), Compress(absl::string_view, std::string*) -> bool and "
+                "Decompress(absl::string_view, char*, size_t) -> bool; see kvstore/compression.h.");
   static_assert(FilterPolicy<Filter>,
                 "kvstore::KVStore: the Filter policy must provide static Name(), "
                 "Build(absl::Span<const uint64_t>, std::string*) and "
@@ -169,7 +174,8 @@ class KVStore {
                                                       const Options& options = {}) {
     KV_ASSIGN_OR_RETURN(
         auto engine,
-        Engine::Open(dir, options, internal::TypeSignatureWith<Serializer, Key, Value>()));
+        Engine::Open(dir, options, internal::TypeSignatureWith<Serializer, Key, Value>(),
+                     internal::CodecFor<Compression>()));
     return std::unique_ptr<KVStore>(new KVStore(std::move(engine)));
   }
 

@@ -30,6 +30,11 @@ struct Options {
   // fetches one block.
   size_t block_bytes = 4096;
 
+  // Memory for decompressed data blocks, with a Compression policy other than NoCompression
+  // (kvstore/compression.h); 0 decompresses on every read. Raw blocks never use it: they are read
+  // in place from the mapped file.
+  size_t block_cache_bytes = 8 * 1024 * 1024;
+
   // Segments are layered in sorted runs (one or more segments with disjoint key ranges; a flush
   // that overlaps no segment of the newest run joins it, so data written in key order is never
   // rewritten). A read consults each run once. Compaction (size-tiered): when at least

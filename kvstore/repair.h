@@ -185,8 +185,13 @@ struct VersionOrder {
 // Checks `bytes` as one data block the way Segment::Verify does (checksum, trailer, every record
 // parses with a known kind and a fingerprint that matches its key), and that its versions come
 // in order after `*order`. On success advances `*order` and sets `*count` and `*max_sequence`.
+//
+// A compressed block is decompressed with `codec` first. One whose checksum holds but that names
+// another codec is not damage: *foreign_codec is set to the error, which the repair returns
+// rather than drop data this build could read with the right policy.
 inline bool CheckBlock(absl::string_view bytes, VersionOrder* order, uint32_t* count,
-                       uint64_t* max_sequence, std::string* problem) {
+                       uint64_t* max_sequence, std::string* problem, const BlockCodec* codec,
+                       absl::Status* foreign_codec) {
   if (bytes.size() < kBlockTrailerBytes) {
     *problem = "too short for a block";
     return false;
@@ -195,6 +200,20 @@ inline bool CheckBlock(absl::string_view bytes, VersionOrder* order, uint32_t* c
   if (Checksum(bytes.substr(0, body), kDataBlockSalt) != DecodeFixed64(bytes.data() + body)) {
     *problem = "checksum mismatch";
     return false;
+  }
+  std::string raw;
+  if (IsCompressedBlock(bytes)) {
+    absl::Status s = DecompressBlock(bytes, codec, "a block", &raw);
+    if (absl::IsFailedPrecondition(s)) {
+      *foreign_codec = s;
+      *problem = std::string(s.message());
+      return false;
+    }
+    if (!s.ok()) {
+      *problem = std::string(s.message());
+      return false;
+    }
+    bytes = raw;
   }
   absl::StatusOr<Block> parsed = Block::Parse(bytes);
   if (!parsed.ok()) {
@@ -244,6 +263,15 @@ inline bool CheckBlock(absl::string_view bytes, VersionOrder* order, uint32_t* c
 inline bool PlausibleBlock(absl::string_view data, uint64_t s, uint64_t e) {
   // The smallest block: one 3-byte record, one fixed16 offset, one fingerprint, the trailer.
   if (e - s < kBlockTrailerBytes + 3 + 2 + 4) return false;
+  if ((DecodeFixed32(data.data() + e - 12) & kCompressedBlockFlag) != 0) {
+    // A compressed block: its trailer gives its stored size, a known codec and a sane raw size.
+    const uint32_t word = DecodeFixed32(data.data() + e - 12);
+    const uint64_t payload = DecodeFixed32(data.data() + e - 20);
+    const uint32_t raw_size = DecodeFixed32(data.data() + e - 16);
+    return (word & kWideOffsetsFlag) == 0 && (word & ~kCompressedBlockFlag) >= 1 &&
+           (word & ~kCompressedBlockFlag) <= 255 && payload + kCompressedTrailerBytes <= e - s &&
+           raw_size >= kBlockTrailerBytes && raw_size <= kMaxRawBlockBytes;
+  }
   const char* trailer = data.data() + e - kBlockTrailerBytes;
   const uint64_t shared = DecodeFixed32(trailer);
   const uint32_t word = DecodeFixed32(trailer + 4);
@@ -323,7 +351,7 @@ struct SalvagedSegment {
 // each block ending where its trailer and checksum say, the next starting right after it.
 template <typename Filter>
 absl::Status SalvageSegment(Env* env, SalvagedSegment* segment, RepairReport::File* report,
-                            uint64_t* max_sequence) {
+                            uint64_t* max_sequence, const BlockCodec* codec) {
   KV_ASSIGN_OR_RETURN(segment->file, env->NewRandomAccessFile(segment->path));
   const RandomAccessFile& file = *segment->file;
   const uint64_t size = file.Size();
@@ -422,11 +450,15 @@ absl::Status SalvageSegment(Env* env, SalvagedSegment* segment, RepairReport::Fi
   VersionOrder order;
   uint32_t count = 0;
   std::string problem;
+  absl::Status foreign_codec;
+  auto check_block = [&](absl::string_view bytes) {
+    return CheckBlock(bytes, &order, &count, max_sequence, &problem, codec, &foreign_codec);
+  };
   if (index_ok) {
     if (index.filter_name != Filter::Name()) segment->foreign_filter = index.filter_name;
     for (size_t b = 0; b < index.blocks.size(); ++b) {
       const auto [offset, block_size] = index.blocks[b];
-      if (CheckBlock(all.substr(offset, block_size), &order, &count, max_sequence, &problem)) {
+      if (check_block(all.substr(offset, block_size))) {
         segment->blocks.emplace_back(offset, block_size);
         report->records_kept += count;
       } else {
@@ -456,9 +488,7 @@ absl::Status SalvageSegment(Env* env, SalvagedSegment* segment, RepairReport::Fi
     constexpr size_t kEndsTried = 8;
     auto frame = [&](uint64_t start, size_t first_end, uint64_t* end) {
       for (size_t k = first_end; k < ends.size() && k < first_end + kEndsTried; ++k) {
-        if (PlausibleBlock(all, start, ends[k]) &&
-            CheckBlock(all.substr(start, ends[k] - start), &order, &count, max_sequence,
-                       &problem)) {
+        if (PlausibleBlock(all, start, ends[k]) && check_block(all.substr(start, ends[k] - start))) {
           *end = ends[k];
           segment->blocks.emplace_back(start, *end - start);
           report->records_kept += count;
@@ -502,6 +532,11 @@ absl::Status SalvageSegment(Env* env, SalvagedSegment* segment, RepairReport::Fi
                          "range fit it");
       s = e;
     }
+  }
+  if (!foreign_codec.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        segment->path, ": ", foreign_codec.message(), "; repair it with that policy "
+        "(kvstore::Repair<Filter, Compression>)"));
   }
   report->note = absl::StrJoin(notes, "; ");
   return absl::OkStatus();
@@ -645,8 +680,8 @@ class VersionSource {
 // The kept blocks of a segment, reread and verified again one at a time.
 class SegmentVersionSource final : public VersionSource {
  public:
-  explicit SegmentVersionSource(const SalvagedSegment* segment)
-      : VersionSource(segment->priority), segment_(segment) {}
+  SegmentVersionSource(const SalvagedSegment* segment, const BlockCodec* codec)
+      : VersionSource(segment->priority), segment_(segment), codec_(codec) {}
 
   absl::Status Start() { return Load(); }
   bool Valid() const override { return valid_; }
@@ -673,6 +708,12 @@ class SegmentVersionSource final : public VersionSource {
                                               ": the block at offset ", offset,
                                               " verified once, then not when read again"));
     }
+    if (IsCompressedBlock(bytes)) {
+      KV_RETURN_IF_ERROR(DecompressBlock(bytes, codec_,
+                                         absl::StrCat(segment_->path, ": the block at offset ", offset),
+                                         &raw_));
+      bytes = raw_;
+    }
     KV_ASSIGN_OR_RETURN(block_, Block::Parse(bytes));
     index_ = 0;
     return Parse();
@@ -690,6 +731,8 @@ class SegmentVersionSource final : public VersionSource {
   }
 
   const SalvagedSegment* segment_;
+  const BlockCodec* codec_;
+  std::string raw_;  // The current block, decompressed.
   size_t block_index_ = 0;
   uint32_t index_ = 0;
   Block block_;
@@ -724,7 +767,8 @@ class WalVersionSource final : public VersionSource {
 template <typename Filter>
 absl::Status WriteMergedSegment(Env* env, const std::string& dir, const std::string& path,
                                 size_t block_bytes, size_t expected_versions,
-                                const std::vector<VersionSource*>& sources, RepairReport* report) {
+                                const std::vector<VersionSource*>& sources, RepairReport* report,
+                                const BlockCodec* codec) {
   auto later = [](const VersionSource* a, const VersionSource* b) {
     const int c = CompareVersions(a->key(), a->tag(), b->key(), b->tag());
     if (c != 0) return c > 0;
@@ -741,7 +785,7 @@ absl::Status WriteMergedSegment(Env* env, const std::string& dir, const std::str
     env->RemoveFile(tmp).IgnoreError();
     return s;
   };
-  SegmentBuilder<Filter> builder(file.get(), block_bytes, expected_versions);
+  SegmentBuilder<Filter> builder(file.get(), block_bytes, expected_versions, codec);
   VersionOrder last;
   while (!heap.empty()) {
     VersionSource* source = heap.top();
@@ -789,7 +833,8 @@ inline absl::Status WriteCopy(Env* env, const std::string& path, absl::string_vi
 
 // Repair's steps (docs/format.md, "Salvage").
 template <typename Filter>
-absl::StatusOr<RepairReport> RepairStore(const std::string& dir, const Options& options) {
+absl::StatusOr<RepairReport> RepairStore(const std::string& dir, const Options& options,
+                                         const BlockCodec* codec) {
   Env* env = options.env != nullptr ? options.env : Env::Default();
   if (!env->IsDirectory(dir)) {
     return absl::NotFoundError(absl::StrCat("no store at ", dir, " (not a directory)"));
@@ -918,7 +963,7 @@ absl::StatusOr<RepairReport> RepairStore(const std::string& dir, const Options& 
     segment->path = SegmentFileName(dir, number);
     segment->priority = live->second;
     f.used = true;
-    KV_RETURN_IF_ERROR(SalvageSegment<Filter>(env, segment.get(), &f, &max_sequence));
+    KV_RETURN_IF_ERROR(SalvageSegment<Filter>(env, segment.get(), &f, &max_sequence, codec));
     if (!segment->foreign_filter.empty()) {
       if (!report.manifest_readable) {
         return absl::FailedPreconditionError(absl::StrCat(
@@ -1000,7 +1045,7 @@ absl::StatusOr<RepairReport> RepairStore(const std::string& dir, const Options& 
     std::vector<std::unique_ptr<VersionSource>> owned;
     std::vector<VersionSource*> sources;
     for (const auto& segment : salvaged) {
-      auto source = std::make_unique<SegmentVersionSource>(segment.get());
+      auto source = std::make_unique<SegmentVersionSource>(segment.get(), codec);
       KV_RETURN_IF_ERROR(source->Start());
       sources.push_back(source.get());
       owned.push_back(std::move(source));
@@ -1010,7 +1055,7 @@ absl::StatusOr<RepairReport> RepairStore(const std::string& dir, const Options& 
     const size_t block_bytes = std::clamp<size_t>(options.block_bytes, 256, 1 << 20);
     KV_RETURN_IF_ERROR(WriteMergedSegment<Filter>(env, dir, SegmentFileName(dir, segment_number),
                                                   block_bytes, report.records_kept, sources,
-                                                  &report));
+                                                  &report, codec));
     report.new_segment = absl::StrFormat("%06d.seg", segment_number);
     repaired.runs.push_back({segment_number});
   }
@@ -1061,7 +1106,7 @@ absl::StatusOr<RepairReport> RepairStore(const std::string& dir, const Options& 
   }
 
   // The repaired store must pass the same checks as tools/verify.
-  if (absl::Status s = VerifyStoreFiles<Filter>(env, dir); !s.ok()) {
+  if (absl::Status s = VerifyStoreFiles<Filter>(env, dir, BlockDecoding{codec, nullptr}); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("the repaired store in ", dir,
                                                " does not verify: ", s.message()));
   }
@@ -1080,9 +1125,16 @@ absl::StatusOr<RepairReport> RepairStore(const std::string& dir, const Options& 
 // file, if a file cannot be read or the new files cannot be written. An error before the new
 // MANIFEST is in place leaves the originals as they were; what it may leave besides (the new
 // segment, DIR/lost/) Open deletes or ignores, and a second Repair takes into account.
-template <typename Filter = BloomFilter<10>>
+//
+// A store written with a Compression policy (kvstore/compression.h) is repaired with the same
+// policy; a block compressed with another codec makes Repair fail with FailedPrecondition before
+// anything changes. The new segment is written with the policy.
+template <typename Filter = BloomFilter<10>, typename Compression = NoCompression>
 absl::StatusOr<RepairReport> Repair(const std::string& dir, const Options& options = {}) {
-  return internal::salvage::RepairStore<Filter>(dir, options);
+  static_assert(CompressionPolicy<Compression>,
+                "kvstore::Repair: Compression must be NoCompression or a policy of "
+                "kvstore/compression.h");
+  return internal::salvage::RepairStore<Filter>(dir, options, internal::CodecFor<Compression>());
 }
 
 }  // namespace kvstore

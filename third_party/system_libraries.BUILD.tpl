@@ -36,6 +36,23 @@ cc_library(
     linkopts = ["-lbenchmark_main", "-lbenchmark", "-lpthread"],
 )
 
+# Compression libraries, each linked only through the kvstore policy target that names it
+# (//kvstore:snappy, //kvstore:lz4, //kvstore:zstd).
+cc_library(
+    name = "snappy",
+    linkopts = ["-lsnappy"],
+)
+
+cc_library(
+    name = "lz4",
+    linkopts = ["-llz4"],
+)
+
+cc_library(
+    name = "zstd",
+    linkopts = ["-lzstd"],
+)
+
 # Peers for the side-by-side benchmarks only; the library never depends on them.
 cc_library(
     name = "leveldb",

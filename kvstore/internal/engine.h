@@ -105,9 +105,11 @@ class Engine {
 
   ~Engine() { Close().IgnoreError(); }
 
+  // `codec` compresses new blocks and reads compressed ones (null: NoCompression).
   static absl::StatusOr<std::unique_ptr<Engine>> Open(const std::string& dir, const Options& options,
-                                                      const std::string& type_signature) {
-    auto engine = std::unique_ptr<Engine>(new Engine(dir, options, type_signature));
+                                                      const std::string& type_signature,
+                                                      const BlockCodec* codec = nullptr) {
+    auto engine = std::unique_ptr<Engine>(new Engine(dir, options, type_signature, codec));
     KV_RETURN_IF_ERROR(engine->Recover());
     engine->flush_thread_ = std::thread([e = engine.get()] { e->FlushLoop(); });
     engine->compaction_thread_ = std::thread([e = engine.get()] { e->CompactionLoop(); });
@@ -275,7 +277,7 @@ class Engine {
     KV_ASSIGN_OR_RETURN(UserOperation op, BeginUserOperation());
     // No manifest edit meanwhile: one would delete the files of the manifest being checked.
     std::lock_guard<std::mutex> manifest_lock(manifest_mu_);
-    return VerifyStoreFiles<Filter>(env_, dir_);
+    return VerifyStoreFiles<Filter>(env_, dir_, decoding_);
   }
 
   // Lifecycle (kvstore.h states it for users): from the moment Close starts, new calls fail with
@@ -361,6 +363,18 @@ class Engine {
       return absl::StrCat(view->mem->ApproximateMemoryUsage() +
                           (view->imm ? view->imm->ApproximateMemoryUsage() : 0));
     }
+    if (name == "kvstore.block-cache-bytes") {
+      return absl::StrCat(decoding_.cache ? decoding_.cache->usage() : 0);
+    }
+    if (name == "kvstore.block-cache-hits") {
+      return absl::StrCat(decoding_.cache ? decoding_.cache->hits() : 0);
+    }
+    if (name == "kvstore.block-cache-misses") {
+      return absl::StrCat(decoding_.cache ? decoding_.cache->misses() : 0);
+    }
+    if (name == "kvstore.compression") {
+      return std::string(decoding_.codec != nullptr ? decoding_.codec->name : "none");
+    }
     if (name == "kvstore.index-filter-bytes") {
       uint64_t bytes = 0;
       for (const auto& s : segments) bytes += s->MemoryUsage();
@@ -417,12 +431,19 @@ class Engine {
   uint64_t LastSequence() const { return last_sequence_.load(std::memory_order_acquire); }
 
  private:
-  Engine(std::string dir, const Options& options, std::string type_signature)
+  Engine(std::string dir, const Options& options, std::string type_signature,
+         const BlockCodec* codec)
       : dir_(std::move(dir)),
         options_(Sanitize(options)),
         env_(options.env != nullptr ? options.env : Env::Default()),
         type_signature_(std::move(type_signature)),
-        snapshots_(std::make_shared<SnapshotRegistry>()) {}
+        snapshots_(std::make_shared<SnapshotRegistry>()) {
+    decoding_.codec = codec;
+    // Only compressed blocks are cached: raw ones are read in place from the mapped file.
+    if (codec != nullptr && options_.block_cache_bytes > 0) {
+      decoding_.cache = std::make_shared<BlockCache>(options_.block_cache_bytes);
+    }
+  }
 
   // Brings every option into the range the engine works in. The bounds leave room for the sums
   // below (no int overflow near INT_MAX), and NaN ratios take the nearest sane value.
@@ -571,7 +592,7 @@ class Engine {
     for (const std::vector<uint64_t>& numbers : manifest.runs) {
       Run& run = version->runs.emplace_back();
       for (uint64_t number : numbers) {
-        KV_ASSIGN_OR_RETURN(auto segment, SegmentT::Open(env_, dir_, number));
+        KV_ASSIGN_OR_RETURN(auto segment, SegmentT::Open(env_, dir_, number, decoding_));
         // Lookups rely on a run's segments being disjoint and in order: check what the manifest says.
         if (!run.empty() && !(run.back()->info().largest_key < segment->info().smallest_key)) {
           return absl::DataLossError(absl::StrCat(
@@ -1128,7 +1149,7 @@ class Engine {
     const std::string name = SegmentFileName(dir_, number);
     const std::string tmp = TempFileName(name);
     KV_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(tmp));
-    SegmentBuilder<Filter> builder(file.get(), options_.block_bytes, max_keys);
+    SegmentBuilder<Filter> builder(file.get(), options_.block_bytes, max_keys, decoding_.codec);
     absl::Status s = produce([&](absl::string_view key, uint64_t tag, absl::string_view value) {
       return builder.Add(key, tag, value);
     });
@@ -1143,7 +1164,7 @@ class Engine {
       return std::shared_ptr<const SegmentT>();
     }
     KV_RETURN_IF_ERROR(env_->RenameFile(tmp, name));
-    KV_ASSIGN_OR_RETURN(auto segment, SegmentT::Open(env_, dir_, number));
+    KV_ASSIGN_OR_RETURN(auto segment, SegmentT::Open(env_, dir_, number, decoding_));
     return std::shared_ptr<const SegmentT>(std::move(segment));
   }
 
@@ -1246,6 +1267,7 @@ class Engine {
   const Options options_;
   Env* const env_;
   const std::string type_signature_;
+  BlockDecoding decoding_;  // Set in the constructor only.
   std::shared_ptr<SnapshotRegistry> snapshots_;
   std::unique_ptr<FileLock> lock_;
 

@@ -22,6 +22,8 @@
 #include "absl/strings/string_view.h"
 #include "kvstore/env.h"
 #include "kvstore/filter.h"
+#include "kvstore/internal/block_cache.h"
+#include "kvstore/internal/block_codec.h"
 #include "kvstore/internal/coding.h"
 #include "kvstore/internal/format.h"
 #include "kvstore/internal/hash.h"
@@ -35,6 +37,22 @@ inline constexpr size_t kSegmentFooterBytes = 8 * 4 + 4 + 8 + 8;
 inline constexpr size_t kBlockTrailerBytes = 4 + 4 + 8;  // prefix length, record count, checksum
 // The high bit of a block's record count: its record offsets are fixed32, not fixed16.
 inline constexpr uint32_t kWideOffsetsFlag = uint32_t{1} << 31;
+// In the same word, bit 30 marks a compressed block; no raw block has 2^30 records. A compressed
+// block is the codec's output, then fixed32 its size, fixed32 the raw block's size, fixed32
+// (this flag | codec id) and the checksum of all that. The word sits where a raw block's record
+// count does, and the sizes let a scan that finds the trailer (Repair) find the block's start.
+inline constexpr uint32_t kCompressedBlockFlag = uint32_t{1} << 30;
+inline constexpr size_t kCompressedTrailerBytes = 4 + 4 + 4 + 8;
+// The largest raw block a compressed block may claim (a damaged size must not become a huge
+// allocation); a block is about Options::block_bytes plus one record.
+inline constexpr uint32_t kMaxRawBlockBytes = uint32_t{1} << 30;
+
+// How a segment reads compressed blocks: the store's codec (null: NoCompression) and the cache
+// of decompressed blocks (null: none).
+struct BlockDecoding {
+  const BlockCodec* codec = nullptr;
+  std::shared_ptr<BlockCache> cache;
+};
 
 // Bytes `a` and `b` have in common at their start.
 inline size_t SharedPrefixLength(absl::string_view a, absl::string_view b) {
@@ -101,14 +119,50 @@ struct SegmentInfo {
   std::string largest_key;
 };
 
+// Whether a stored data block (checksum included) is compressed.
+inline bool IsCompressedBlock(absl::string_view stored) {
+  return stored.size() >= kCompressedTrailerBytes &&
+         (DecodeFixed32(stored.data() + stored.size() - 12) & kCompressedBlockFlag) != 0;
+}
+
+// Decompresses a stored compressed block, whose checksum has been verified, into *raw (the raw
+// block, its own checksum included). FailedPrecondition if `codec` (null: NoCompression) is not
+// the one the block names; DataLoss, with `what` naming the block, if it does not decompress.
+inline absl::Status DecompressBlock(absl::string_view stored, const BlockCodec* codec,
+                                    absl::string_view what, std::string* raw) {
+  const size_t size = stored.size();
+  if (size < kCompressedTrailerBytes ||
+      DecodeFixed32(stored.data() + size - 20) != size - kCompressedTrailerBytes) {
+    return absl::DataLossError(absl::StrCat(what, ": compressed block does not fill its extent"));
+  }
+  const uint32_t raw_size = DecodeFixed32(stored.data() + size - 16);
+  const uint8_t id = static_cast<uint8_t>(DecodeFixed32(stored.data() + size - 12) & 0xff);
+  if (codec == nullptr || codec->id != id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, " is compressed with ", CodecName(id), ", and this store was opened with compression \"",
+        codec == nullptr ? "none" : std::string(codec->name),
+        "\"; open it with the Compression policy it was written with (kvstore/compression.h)"));
+  }
+  if (raw_size < kBlockTrailerBytes || raw_size > kMaxRawBlockBytes) {
+    return absl::DataLossError(absl::StrCat(what, ": compressed block claims a raw size of ", raw_size));
+  }
+  raw->assign(raw_size, '\0');
+  if (!codec->decompress(stored.substr(0, size - kCompressedTrailerBytes), raw->data(), raw_size)) {
+    return absl::DataLossError(absl::StrCat(what, " does not decompress with ", codec->name));
+  }
+  return absl::OkStatus();
+}
+
 // Writes a segment. Versions must arrive in order (key ascending, newest first).
 template <typename Filter>
 class SegmentBuilder {
  public:
   // `expected_keys`, if known, sizes the key hash list once (a merge of large inputs would
   // otherwise regrow it, copying, to twice its size).
-  SegmentBuilder(WritableFile* file, size_t block_bytes, size_t expected_keys = 0)
-      : file_(file), block_bytes_(block_bytes) {
+  // With a `codec`, each data block that shrinks by at least an eighth is stored compressed.
+  SegmentBuilder(WritableFile* file, size_t block_bytes, size_t expected_keys = 0,
+                 const BlockCodec* codec = nullptr)
+      : file_(file), block_bytes_(block_bytes), codec_(codec) {
     key_hashes_.reserve(expected_keys);
   }
 
@@ -203,18 +257,35 @@ class SegmentBuilder {
     PutFixed32(&block_, static_cast<uint32_t>(shared));
     PutFixed32(&block_, static_cast<uint32_t>(record_offsets_.size()) | (wide ? kWideOffsetsFlag : 0));
     PutFixed64(&block_, Checksum(block_, kDataBlockSalt));
+    const std::string& stored = Compress();
 
     PutLengthPrefixed(&index_entries_, last_key_);
     PutFixed64(&index_entries_, last_tag_);
     PutFixed64(&index_entries_, offset_);
-    PutFixed32(&index_entries_, static_cast<uint32_t>(block_.size()));
+    PutFixed32(&index_entries_, static_cast<uint32_t>(stored.size()));
     ++num_blocks_;
 
-    KV_RETURN_IF_ERROR(Write(block_));
+    KV_RETURN_IF_ERROR(Write(stored));
     block_.clear();
     record_offsets_.clear();
     record_keys_.clear();
     return absl::OkStatus();
+  }
+
+  // The block as stored: compressed_ if the codec shrank block_ by an eighth or more (what
+  // LevelDB asks too: less is not worth a decompression per read), else block_ itself.
+  const std::string& Compress() {
+    if (codec_ == nullptr || block_.size() > kMaxRawBlockBytes) return block_;
+    compressed_.clear();
+    if (!codec_->compress(block_, &compressed_) ||
+        compressed_.size() + kCompressedTrailerBytes > block_.size() - block_.size() / 8) {
+      return block_;
+    }
+    PutFixed32(&compressed_, static_cast<uint32_t>(compressed_.size()));
+    PutFixed32(&compressed_, static_cast<uint32_t>(block_.size()));
+    PutFixed32(&compressed_, kCompressedBlockFlag | codec_->id);
+    PutFixed64(&compressed_, Checksum(compressed_, kDataBlockSalt));
+    return compressed_;
   }
 
   // Rewrites the records in block_ with their keys' first `shared` bytes left out, followed by
@@ -246,8 +317,10 @@ class SegmentBuilder {
 
   WritableFile* file_;
   size_t block_bytes_;
+  const BlockCodec* codec_;
   uint64_t offset_ = 0;
   std::string block_;
+  std::string compressed_;  // block_ compressed, when it is stored so
   std::vector<uint32_t> record_offsets_;
   std::vector<std::pair<uint32_t, uint32_t>> record_keys_;  // offset and size of each key in block_
   std::vector<uint32_t> fingerprints_;                      // of the block being finished
@@ -390,10 +463,12 @@ template <typename Filter>
 class Segment {
  public:
   static absl::StatusOr<std::shared_ptr<Segment>> Open(Env* env, const std::string& dir,
-                                                       uint64_t number) {
+                                                       uint64_t number,
+                                                       BlockDecoding decoding = {}) {
     auto segment = std::shared_ptr<Segment>(new Segment);
     segment->name_ = SegmentFileName(dir, number);
     segment->info_.number = number;
+    segment->decoding_ = std::move(decoding);
     KV_ASSIGN_OR_RETURN(segment->file_, env->NewRandomAccessFile(segment->name_));
     KV_RETURN_IF_ERROR(segment->Load());
     return segment;
@@ -424,7 +499,8 @@ class Segment {
     const size_t b = FindBlock(key, target);
     if (b == num_blocks()) return absl::OkStatus();
     Block block;
-    KV_RETURN_IF_ERROR(ReadBlock(b, verify, scratch, &block));
+    BlockCache::Handle pin;
+    KV_RETURN_IF_ERROR(ReadBlock(b, verify, scratch, &block, &pin));
     uint32_t lo;
     if (!block.LowerBound(key, target, &lo)) {
       return Corruption(absl::StrCat("bad record in block ", b));
@@ -439,6 +515,10 @@ class Segment {
     record->key = key;
     record->tag = r.tag;
     record->value = r.value;
+    if (pin != nullptr) {  // A decompressed block, which `pin` alone keeps: the value must outlive it.
+      scratch->assign(r.value.data(), r.value.size());
+      record->value = *scratch;
+    }
     *found = true;
     return absl::OkStatus();
   }
@@ -469,6 +549,7 @@ class Segment {
           suffix_(other.suffix_),
           boundary_key_(std::move(other.boundary_key_)),
           scratch_(std::move(other.scratch_)),
+          pin_(std::move(other.pin_)),
           status_(std::move(other.status_)) {
       record_.key = key_;  // A short key_ keeps its bytes inside the string object, which moved.
     }
@@ -542,7 +623,7 @@ class Segment {
     }
 
     bool LoadBlock(size_t b) {
-      absl::Status s = segment_->ReadBlock(b, verify_, &scratch_, &block_);
+      absl::Status s = segment_->ReadBlock(b, verify_, &scratch_, &block_, &pin_);
       if (!s.ok()) {
         status_ = s;
         valid_ = false;
@@ -600,6 +681,7 @@ class Segment {
     absl::string_view suffix_;  // The current record's key bytes after the prefix, in the block.
     std::string boundary_key_;  // NextKey's copy of a block's last key.
     std::string scratch_;
+    BlockCache::Handle pin_;  // Keeps block_'s bytes when it was decompressed.
     absl::Status status_;
   };
 
@@ -608,7 +690,8 @@ class Segment {
     std::string scratch;
     for (size_t b = 0; b < num_blocks(); ++b) {
       Block block;
-      KV_RETURN_IF_ERROR(ReadBlock(b, /*verify=*/true, &scratch, &block));
+      BlockCache::Handle pin;
+      KV_RETURN_IF_ERROR(ReadBlock(b, /*verify=*/true, &scratch, &block, &pin));
       for (uint32_t i = 0; i < block.size(); ++i) {
         StoredRecord r;
         // The same test as every read, so that a segment Verify passes reads without error.
@@ -700,7 +783,11 @@ class Segment {
     return lo;
   }
 
-  absl::Status ReadBlock(size_t b, bool verify, std::string* scratch, Block* block) const {
+  // Reads block b into *block. A raw block is viewed in place (in the mapping, or in *scratch); a
+  // compressed one is decompressed (or found in the cache) into memory *pin keeps.
+  absl::Status ReadBlock(size_t b, bool verify, std::string* scratch, Block* block,
+                         BlockCache::Handle* pin) const {
+    pin->reset();
     const uint64_t offset = BlockOffset(b), size = BlockSize(b);
     // A mapped file returns views into itself: growing (and zeroing) 4 KiB of scratch for every
     // lookup would cost more than the lookup's own work.
@@ -722,10 +809,33 @@ class Segment {
       }
       if (stable_views_) verified_[b].store(true, std::memory_order_release);
     }
+    if (IsCompressedBlock(bytes)) {
+      KV_ASSIGN_OR_RETURN(*pin, Decompress(b, bytes, verify));
+      bytes = **pin;
+    }
     auto parsed = Block::Parse(bytes);
     if (!parsed.ok()) return Corruption(absl::StrCat("block ", b, ": ", parsed.status().message()));
     *block = *parsed;
     return absl::OkStatus();
+  }
+
+  // The raw block of compressed block b (whose stored `bytes` passed their checksum).
+  absl::StatusOr<BlockCache::Handle> Decompress(size_t b, absl::string_view bytes, bool verify) const {
+    BlockCache* cache = decoding_.cache.get();
+    if (cache != nullptr && !verify) {
+      if (BlockCache::Handle cached = cache->Lookup(info_.number, b)) return cached;
+    }
+    std::string raw;
+    absl::Status s = DecompressBlock(bytes, decoding_.codec, absl::StrCat("block ", b), &raw);
+    if (absl::IsDataLoss(s)) return Corruption(s.message());
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat(name_, ": ", s.message()));
+    // The stored bytes' checksum held; a paranoid read checks the raw block's own as well.
+    if (verify && Checksum(absl::string_view(raw).substr(0, raw.size() - 8), kDataBlockSalt) !=
+                      DecodeFixed64(raw.data() + raw.size() - 8)) {
+      return Corruption(absl::StrCat("checksum mismatch in decompressed block ", b));
+    }
+    if (cache != nullptr) return cache->Insert(info_.number, b, std::move(raw));
+    return std::make_shared<const std::string>(std::move(raw));
   }
 
   // Reads and verifies [offset, offset + size), a region ending in its checksum, and points
@@ -856,6 +966,7 @@ class Segment {
   std::vector<BlockKey> block_keys_;
   size_t index_shared_ = 0;  // Bytes the smallest and the largest key share.
   std::unique_ptr<std::atomic<bool>[]> verified_;
+  BlockDecoding decoding_;
 };
 
 }  // namespace kvstore::internal

@@ -43,13 +43,13 @@ absl::Status ForEachWalOperation(Env* env, const std::string& path, Handler&& ha
 // Checks every checksum of the store in `dir` without changing anything: the manifest, every
 // segment it names, and every WAL it still needs. DataLoss lists each damaged file.
 template <typename Filter>
-absl::Status VerifyStoreFiles(Env* env, const std::string& dir) {
+absl::Status VerifyStoreFiles(Env* env, const std::string& dir, const BlockDecoding& decoding = {}) {
   Manifest manifest;
   KV_RETURN_IF_ERROR(ReadManifest(env, dir, &manifest));
   std::vector<std::string> problems;
   for (uint64_t number : manifest.SegmentNumbers()) {
     absl::Status s;
-    auto segment = Segment<Filter>::Open(env, dir, number);
+    auto segment = Segment<Filter>::Open(env, dir, number, decoding);
     s = segment.ok() ? (*segment)->Verify() : segment.status();
     if (!s.ok()) problems.emplace_back(s.message());
   }

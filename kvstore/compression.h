@@ -1,0 +1,115 @@
+// Block compression policies, the fifth template parameter of KVStore and Database:
+//
+//   kvstore::KVStore<std::string, Doc, kvstore::DefaultSerializer, kvstore::BloomFilter<10>,
+//                    kvstore::Zstd<>>
+//
+// NoCompression (the default) keeps blocks raw and reads them in place from the mapped file.
+// Snappy, Lz4 and Zstd<Level> compress each data block on its own; a block that does not shrink
+// by an eighth is stored raw. Decompressed blocks are kept in a cache of
+// Options::block_cache_bytes. Every block records its codec, so a store opened with a policy that
+// cannot read one of its blocks reports FailedPrecondition naming both, never garbage.
+//
+// Each policy needs its Debian package (libsnappy-dev, liblz4-dev, libzstd-dev) and its Bazel
+// target (//kvstore:snappy, //kvstore:lz4, //kvstore:zstd), which links the library; a program
+// that names none of them links none.
+#ifndef KVSTORE_COMPRESSION_H_
+#define KVSTORE_COMPRESSION_H_
+
+#include <lz4.h>
+#include <snappy.h>
+#include <zstd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "kvstore/internal/block_codec.h"
+
+namespace kvstore {
+
+// Google's Snappy, as LevelDB uses by default: fast, modest ratio.
+struct Snappy {
+  static constexpr uint8_t kCodecId = 1;
+  static constexpr absl::string_view Name() { return "snappy"; }
+  static bool Compress(absl::string_view raw, std::string* out) {
+    const size_t start = out->size();
+    out->resize(start + snappy::MaxCompressedLength(raw.size()));
+    size_t n = 0;
+    snappy::RawCompress(raw.data(), raw.size(), out->data() + start, &n);
+    out->resize(start + n);
+    return true;
+  }
+  static bool Decompress(absl::string_view compressed, char* dest, size_t raw_size) {
+    size_t n = 0;
+    if (!snappy::GetUncompressedLength(compressed.data(), compressed.size(), &n) || n != raw_size) {
+      return false;
+    }
+    return snappy::RawUncompress(compressed.data(), compressed.size(), dest);
+  }
+};
+
+// LZ4 (fast mode): about Snappy's ratio, faster to decompress.
+struct Lz4 {
+  static constexpr uint8_t kCodecId = 2;
+  static constexpr absl::string_view Name() { return "lz4"; }
+  static bool Compress(absl::string_view raw, std::string* out) {
+    if (raw.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) return false;
+    const size_t start = out->size();
+    const int bound = LZ4_compressBound(static_cast<int>(raw.size()));
+    out->resize(start + static_cast<size_t>(bound));
+    const int n = LZ4_compress_default(raw.data(), out->data() + start,
+                                       static_cast<int>(raw.size()), bound);
+    if (n <= 0) {
+      out->resize(start);
+      return false;
+    }
+    out->resize(start + static_cast<size_t>(n));
+    return true;
+  }
+  static bool Decompress(absl::string_view compressed, char* dest, size_t raw_size) {
+    if (compressed.size() > static_cast<size_t>(INT32_MAX) || raw_size > INT32_MAX) return false;
+    const int n = LZ4_decompress_safe(compressed.data(), dest, static_cast<int>(compressed.size()),
+                                      static_cast<int>(raw_size));
+    return n >= 0 && static_cast<size_t>(n) == raw_size;
+  }
+};
+
+// Zstandard at `Level` (1 fastest .. 19 smallest; 3 is zstd's own default).
+template <int Level = 3>
+struct Zstd {
+  static_assert(Level >= 1 && Level <= 22, "kvstore::Zstd<Level>: Level must be in 1..22");
+  static constexpr uint8_t kCodecId = 3;
+  static constexpr absl::string_view Name() { return "zstd"; }
+  static bool Compress(absl::string_view raw, std::string* out) {
+    // A context per thread: creating one per block would cost more than compressing 4 KiB.
+    thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(),
+                                                                         &ZSTD_freeCCtx);
+    if (cctx == nullptr) return false;
+    const size_t start = out->size();
+    out->resize(start + ZSTD_compressBound(raw.size()));
+    const size_t n = ZSTD_compressCCtx(cctx.get(), out->data() + start, out->size() - start,
+                                       raw.data(), raw.size(), Level);
+    if (ZSTD_isError(n)) {
+      out->resize(start);
+      return false;
+    }
+    out->resize(start + n);
+    return true;
+  }
+  static bool Decompress(absl::string_view compressed, char* dest, size_t raw_size) {
+    thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(),
+                                                                         &ZSTD_freeDCtx);
+    if (dctx == nullptr) return false;
+    const size_t n =
+        ZSTD_decompressDCtx(dctx.get(), dest, raw_size, compressed.data(), compressed.size());
+    return !ZSTD_isError(n) && n == raw_size;
+  }
+};
+
+static_assert(CompressionPolicy<Snappy> && CompressionPolicy<Lz4> && CompressionPolicy<Zstd<>>);
+
+}  // namespace kvstore
+
+#endif  // KVSTORE_COMPRESSION_H_

@@ -1,0 +1,73 @@
+// How a segment's data blocks are compressed: the run-time face of a Compression policy
+// (kvstore/compression.h). The engine holds one BlockCodec, or none for NoCompression, and never
+// names a compression library itself, so a program links only the libraries its policies name.
+#ifndef KVSTORE_INTERNAL_BLOCK_CODEC_H_
+#define KVSTORE_INTERNAL_BLOCK_CODEC_H_
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace kvstore {
+
+// The default policy: blocks are stored as they are and read in place from the mapped file.
+struct NoCompression {
+  static constexpr uint8_t kCodecId = 0;
+  static constexpr absl::string_view Name() { return "none"; }
+};
+
+// What a Compression policy provides. kCodecId is recorded in every block it compresses, so it
+// must be unique and never change: 1 Snappy, 2 LZ4, 3 Zstd. Compress appends the compressed form
+// of `raw` to `out` (false: store the block raw); Decompress fills exactly `raw_size` bytes.
+template <typename C>
+concept CompressionPolicy =
+    std::same_as<C, NoCompression> ||
+    requires(absl::string_view raw, std::string* out, char* dest, size_t raw_size) {
+      { C::kCodecId } -> std::convertible_to<uint8_t>;
+      { C::Name() } -> std::convertible_to<absl::string_view>;
+      { C::Compress(raw, out) } -> std::same_as<bool>;
+      { C::Decompress(raw, dest, raw_size) } -> std::same_as<bool>;
+    };
+
+namespace internal {
+
+// The name of a codec id as recorded in a block, for error messages.
+inline std::string CodecName(uint8_t id) {
+  switch (id) {
+    case 0: return "none";
+    case 1: return "snappy";
+    case 2: return "lz4";
+    case 3: return "zstd";
+    default: return absl::StrCat("unknown codec ", id);
+  }
+}
+
+// A Compression policy as function pointers, so segments need no policy parameter.
+struct BlockCodec {
+  uint8_t id;
+  absl::string_view name;
+  bool (*compress)(absl::string_view raw, std::string* out);
+  bool (*decompress)(absl::string_view compressed, char* dest, size_t raw_size);
+};
+
+template <typename C>
+inline constexpr BlockCodec kBlockCodec{C::kCodecId, C::Name(), &C::Compress, &C::Decompress};
+
+// The codec of a policy; null for NoCompression.
+template <typename C>
+constexpr const BlockCodec* CodecFor() {
+  if constexpr (std::same_as<C, NoCompression>) {
+    return nullptr;
+  } else {
+    return &kBlockCodec<C>;
+  }
+}
+
+}  // namespace internal
+}  // namespace kvstore
+
+#endif  // KVSTORE_INTERNAL_BLOCK_CODEC_H_
