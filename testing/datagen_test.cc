@@ -273,6 +273,27 @@ TEST(GeneratorTest, ZipfianHandlesTinyAndHugeKeySpaces) {
   }
 }
 
+TEST(GeneratorTest, CompressionRatioRepeatsTheDrawnPrefix) {
+  Spec spec;
+  spec.value_size = 100;
+  spec.compression_ratio = 0.5;
+  Generator half(spec);
+  Generator full{Spec{}};
+  const std::string v = half.Value(7);
+  ASSERT_EQ(v.size(), 100u);
+  EXPECT_EQ(v.substr(0, 50), v.substr(50));
+  EXPECT_EQ(v.substr(0, 50), full.Value(7).substr(0, 50));  // The same stream, cut short.
+  EXPECT_NE(half.Value(8), v);
+  spec.compression_ratio = 0.25;
+  spec.value_size = 1000;
+  const std::string q = Generator(spec).Value(1);
+  for (size_t i = 250; i < q.size(); ++i) ASSERT_EQ(q[i], q[i - 250]);
+  spec.compression_ratio = 0.0;
+  EXPECT_TRUE(absl::IsInvalidArgument(Validate(spec)));
+  spec.compression_ratio = 1.5;
+  EXPECT_TRUE(absl::IsInvalidArgument(Validate(spec)));
+}
+
 TEST(ValidateTest, AcceptsDefaults) { EXPECT_TRUE(Validate(Spec{}).ok()); }
 
 void ExpectInvalid(const Spec& spec, absl::string_view field) {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -104,6 +105,10 @@ absl::Status Validate(const Spec& spec) {
   if (spec.value_size > kMaxValueSize) {
     return absl::InvalidArgumentError(
         absl::StrCat("value_size must be at most ", kMaxValueSize, ", got ", spec.value_size));
+  }
+  if (!(spec.compression_ratio > 0.0 && spec.compression_ratio <= 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("compression_ratio must be in (0, 1], got ", spec.compression_ratio));
   }
   if (spec.distribution == Distribution::kZipfian &&
       !(spec.zipf_theta > 0.0 && spec.zipf_theta <= 10.0)) {
@@ -210,7 +215,12 @@ std::string Generator::MissingKey(uint64_t index) const {
 void Generator::Value(uint64_t index, std::string* out, uint64_t version) const {
   out->resize(spec_.value_size);
   char* p = out->data();
-  char* const end = p + spec_.value_size;
+  // Below ratio 1, only the first `unique` bytes are drawn; the rest repeats them.
+  size_t unique = spec_.value_size;
+  if (spec_.compression_ratio < 1.0 && unique > 0) {
+    unique = std::max<size_t>(1, static_cast<size_t>(spec_.value_size * spec_.compression_ratio));
+  }
+  char* const end = p + unique;
   // A splitmix64 stream keyed by (seed, index, version): every value is reachable directly,
   // without generating the ones before it.
   uint64_t state = Mix64(value_seed_ ^ Mix64(index + kGolden) ^ Mix64(~version));
@@ -223,6 +233,7 @@ void Generator::Value(uint64_t index, std::string* out, uint64_t version) const 
   for (uint64_t word = Mix64(state += kGolden); p != end; word >>= 6) {
     *p++ = kValueAlphabet[word & 63];
   }
+  for (size_t i = unique; i < spec_.value_size; ++i) (*out)[i] = (*out)[i - unique];
 }
 
 std::string Generator::Value(uint64_t index, uint64_t version) const {

@@ -25,6 +25,9 @@ struct Spec {
   Distribution distribution = Distribution::kUniform;
   uint64_t seed = 301;
   double zipf_theta = 0.99;  // only read for kZipfian; any value in (0, 10], 1 included
+  // In (0, 1]. Below 1, a value is its first value_size * compression_ratio bytes repeated (as
+  // db_bench's generator does), so a block compressor shrinks it to about that fraction.
+  double compression_ratio = 1.0;
 };
 
 // Upper bounds that keep a record's lengths within the binary format's fixed32 fields and a
@@ -66,6 +69,7 @@ class Generator {
   // value_size bytes derived from (seed, index, version), drawn uniformly from 64 printable
   // characters (no tab, newline or space): about 6 bits of entropy per byte, so compressors gain
   // only what they gain on random text. A new version gives an unrelated value, for overwrites.
+  // With compression_ratio R < 1, the first value_size * R bytes are drawn so and then repeated.
   void Value(uint64_t index, std::string* out, uint64_t version = 0) const;
   std::string Value(uint64_t index, uint64_t version = 0) const;
 

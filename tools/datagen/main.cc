@@ -26,10 +26,12 @@ using kvstore::datagen::Spec;
 constexpr char kUsage[] =
     "usage: datagen --count N --out FILE [--key_size 16] [--value_size 100]\n"
     "               [--distribution uniform|sequential|zipfian] [--zipf_theta 0.99]\n"
-    "               [--seed 301] [--format tsv|binary]\n"
+    "               [--seed 301] [--format tsv|binary] [--compression_ratio 1.0]\n"
     "\n"
     "Writes N records whose key indexes follow the distribution. tsv: \"key\\tvalue\\n\" per\n"
     "record; binary: fixed32 key length, key, fixed32 value length, value (little-endian).\n"
+    "With --compression_ratio R < 1, each value repeats its first value_size * R bytes, so a\n"
+    "block compressor shrinks it to about R (as db_bench's generator).\n"
     "The same flags always produce the same file.\n";
 
 // Below this many records the run is over before a bar could be read.
@@ -79,7 +81,7 @@ Options ParseCommandLine(int argc, char** argv) {
     }
     const bool known = name == "count" || name == "out" || name == "key_size" ||
                        name == "value_size" || name == "distribution" || name == "seed" ||
-                       name == "format" || name == "zipf_theta";
+                       name == "format" || name == "zipf_theta" || name == "compression_ratio";
     if (!known) UsageError(absl::StrCat("unknown flag '--", name, "'"));
     if (!value) {
       if (i + 1 >= argc) UsageError(absl::StrCat("--", name, " needs a value"));
@@ -101,6 +103,10 @@ Options ParseCommandLine(int argc, char** argv) {
     } else if (name == "zipf_theta") {
       if (!absl::SimpleAtod(*value, &options.spec.zipf_theta)) {
         UsageError(absl::StrCat("--zipf_theta wants a number, got '", *value, "'"));
+      }
+    } else if (name == "compression_ratio") {
+      if (!absl::SimpleAtod(*value, &options.spec.compression_ratio)) {
+        UsageError(absl::StrCat("--compression_ratio wants a number, got '", *value, "'"));
       }
     } else if (name == "distribution") {
       auto distribution = kvstore::datagen::ParseDistribution(*value);
