@@ -3,7 +3,7 @@
 #
 # Debian 12 only ships Bazel 4.2.3; Debian unstable (sid) ships Bazel 7.7.1, which needs a newer
 # glibc, so it runs in a sid chroot (see shared/notes/bazel-modern.md). The chroot is made once
-# with debootstrap (about a minute and 2.2 GB here) under $KVSTORE_SID_CHROOT and reused. The
+# with debootstrap (1 to 3 minutes and 2.2 GB here) under $KVSTORE_SID_CHROOT and reused. The
 # modules MODULE.bazel names (abseil-cpp, xxhash, googletest, google_benchmark) come from the
 # Bazel Central Registry, which an offline build cannot reach, so each is replaced with
 # --override_module by a stand-in that exports the same targets (e.g. @abseil-cpp//absl/status)
@@ -35,6 +35,7 @@ fail() { say "FAILED: $*" >&2; exit 1; }
 for tool in chroot unshare mount flock; do
   command -v "$tool" >/dev/null || skip "$tool is not installed"
 done
+unshare -n true 2>/dev/null || skip "cannot make a network namespace (unshare -n) here"
 
 # One check at a time: they share the chroot, its /proc mount and Bazel's output base.
 mkdir -p "$(dirname "$chroot_dir")"
@@ -56,10 +57,13 @@ cleanup() {
   [[ -n "$proc_mounted" ]] && umount "$proc_mounted" 2>/dev/null || true
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 mount_proc() {
   # The JDK (its postinst and Bazel itself) needs /proc.
-  mountpoint -q "$1/proc" || { mount -t proc proc "$1/proc" && proc_mounted="$1/proc"; }
+  # (A /proc already mounted there is a leftover of a killed run: the lock rules out a live one.)
+  mountpoint -q "$1/proc" || mount -t proc proc "$1/proc"
+  proc_mounted="$1/proc"
 }
 
 missing_chroot_packages() {
@@ -77,7 +81,7 @@ install_chroot_packages() {
   say "installing in the chroot: ${missing[*]}"
   chroot "$dir" env DEBIAN_FRONTEND=noninteractive "${APT[@]}" update >/dev/null 2>&1 &&
     chroot "$dir" env DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y \
-      --no-install-recommends "${missing[@]}" >"$dir.apt.log" 2>&1
+      --no-install-recommends "${missing[@]}" >"$chroot_dir.apt.log" 2>&1
 }
 
 step "Debian sid chroot with Bazel 7.7.1: $chroot_dir"
@@ -93,16 +97,16 @@ if [[ ! -x "$chroot_dir/usr/bin/bazel" ]]; then
   ((free_kb > 4 * 1024 * 1024)) || skip "less than 4 GB free under $(dirname "$chroot_dir")"
   partial=$chroot_dir.partial
   [[ -d "$partial/proc" ]] && umount "$partial/proc" 2>/dev/null || true
-  rm -rf "$partial"
+  rm -rf --one-file-system "$partial"
   start=$(date +%s)
   say "debootstrap --variant=minbase sid from $(mirror) (once; about 2.2 GB)"
   debootstrap --variant=minbase sid "$partial" "$(mirror)" >"$chroot_dir.debootstrap.log" 2>&1 ||
-    { rm -rf "$partial"; skip "debootstrap of sid failed (no mirror reachable?): see $chroot_dir.debootstrap.log"; }
+    { rm -rf --one-file-system "$partial"; skip "debootstrap of sid failed (no mirror reachable?): see $chroot_dir.debootstrap.log"; }
   mount_proc "$partial"
   install_chroot_packages "$partial" ||
-    { cleanup; proc_mounted=; rm -rf "$partial"; skip "apt-get in the sid chroot failed: see $chroot_dir.apt.log"; }
+    { cleanup; proc_mounted=; rm -rf --one-file-system "$partial"; skip "apt-get in the sid chroot failed: see $chroot_dir.apt.log"; }
   cleanup; proc_mounted=
-  mv "$partial" "$chroot_dir"
+  mv -T "$partial" "$chroot_dir"
   say "made the chroot in $(( $(date +%s) - start )) s"
 fi
 mount_proc "$chroot_dir"
