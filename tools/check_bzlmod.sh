@@ -164,6 +164,7 @@ stand_in googletest //:gtest '["-lgmock", "-lgtest", "-lpthread"]'
 stand_in googletest //:gtest_main '["-lgmock", "-lgtest_main", "-lgtest", "-lpthread"]'
 stand_in google_benchmark //:benchmark '["-lbenchmark", "-lpthread"]'
 stand_in google_benchmark //:benchmark_main '["-lbenchmark_main", "-lbenchmark", "-lpthread"]'
+say "stand-in modules: abseil-cpp ($(grep -c '@abseil-cpp//' "$root/bazel/extensions.bzl") targets, each linking the chroot's $(echo "$absl_libs" | tr , '\n' | wc -l) libabsl_*.so), xxhash, googletest, google_benchmark (system libraries); empty: apple_support buildozer protobuf zlib"
 
 # A user's module: depends on kvstore by bazel_dep and builds examples/downstream's program and
 # test against @kvstore//kvstore (googletest is the user's own dev dependency).
@@ -197,7 +198,8 @@ cp "$root/examples/downstream/.bazelrc" "$host_work/downstream/.bazelrc"
 
 # --- Bazel 7.7.1, bzlmod only, no network ------------------------------------------------------
 # --symlink_prefix=/ and --lockfile_mode=off: nothing written into the source trees.
-flags=(--noenable_workspace --lockfile_mode=off --symlink_prefix=/ --color=no --curses=no)
+flags=(--noenable_workspace --lockfile_mode=off --symlink_prefix=/ --color=no --curses=no
+       --noshow_progress)
 startup=(--batch --output_user_root=/var/cache/kvstore-bzlmod-bazel)
 run_offline() {
   # $1: directory inside the chroot; the rest: a bazel command. The JDK 25 that runs Bazel 7
@@ -223,10 +225,13 @@ run_offline "$work/kvstore" build "${flags[@]}" "${overrides[@]}" //kvstore //to
   fail "bazel build"
 
 step "bazel test ${TESTS[*]} (bzlmod, offline)"
-run_offline "$work/kvstore" test "${flags[@]}" "${overrides[@]}" "${TESTS[@]}" || fail "bazel test"
+# --nocache_test_results: the tests run every time (seconds), not a pass remembered from before.
+run_offline "$work/kvstore" test "${flags[@]}" --nocache_test_results "${overrides[@]}" "${TESTS[@]}" ||
+  fail "bazel test"
 
 step "a downstream module: bazel_dep(name = \"kvstore\") + local_path_override"
-run_offline "$work/downstream" test "${flags[@]}" "${downstream_overrides[@]}" //:inventory //:inventory_test ||
+run_offline "$work/downstream" test "${flags[@]}" --nocache_test_results "${downstream_overrides[@]}" \
+  //:inventory //:inventory_test ||
   fail "downstream module"
 
 step "passed: MODULE.bazel builds and tests with Bazel ${bazel_version%%+*} (bzlmod, offline, stand-in modules)"
