@@ -46,7 +46,7 @@ build_type=(-DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG")
 
 step "configure the repository (KVSTORE_BUILD_TESTS=ON)"
 cmake -S "$root" -B "$work/build" "${build_type[@]}" -DKVSTORE_BUILD_TESTS=ON \
-  -DCMAKE_INSTALL_PREFIX="$prefix" >"$work/configure.log" 2>&1 ||
+  >"$work/configure.log" 2>&1 ||
   { cat "$work/configure.log"; failed "configure"; }
 
 step "build the tests (-j$jobs)"
@@ -56,8 +56,9 @@ cmake --build "$work/build" -j "$jobs" >"$work/build.log" 2>&1 ||
 step "run the tests with CTest"
 (cd "$work/build" && ctest --output-on-failure) || failed "ctest"
 
-step "install into a temporary prefix"
-cmake --install "$work/build" >/dev/null || failed "install"
+# --prefix at install time, not configure time: the installed files must not hard-code a prefix.
+step "install into a temporary prefix (cmake --install --prefix)"
+cmake --install "$work/build" --prefix "$prefix" >/dev/null || failed "install"
 for file in include/kvstore/kvstore.h include/kvstore/internal/engine.h; do
   [[ -f "$prefix/$file" ]] || failed "install: $file is missing"
 done
