@@ -1,7 +1,7 @@
 """Module extension for MODULE.bazel (Bazel 7+, bzlmod): the @kvstore_deps repository.
 
 kvstore's BUILD files name their dependencies @kvstore_deps//:absl, :xxhash, :gtest,
-:gtest_main, :benchmark, :benchmark_main, :leveldb and :rocksdb. Under a WORKSPACE,
+:gtest_main, :benchmark, :benchmark_main, :snappy, :lz4, :zstd, :leveldb and :rocksdb. Under a WORKSPACE,
 bazel/deps.bzl makes that repository from Debian's system libraries. Under bzlmod this extension
 makes a repository of the same name whose targets forward to the Bazel Central Registry modules
 that MODULE.bazel depends on, so one set of BUILD files builds in both modes. A repository made
@@ -60,6 +60,24 @@ alias(
 alias(
     name = "benchmark_main",
     actual = "@google_benchmark//:benchmark_main",
+)
+
+# The optional compression libraries (//kvstore:snappy, :lz4, :zstd): the system's, as under
+# WORKSPACE (Debian's libsnappy-dev, liblz4-dev, libzstd-dev); only a program that names a
+# Compression policy links one.
+cc_library(
+    name = "snappy",
+    linkopts = ["-lsnappy"],
+)
+
+cc_library(
+    name = "lz4",
+    linkopts = ["-llz4"],
+)
+
+cc_library(
+    name = "zstd",
+    linkopts = ["-lzstd"],
 )
 
 # The peers of the side-by-side benchmarks (never the library): the system's LevelDB and
