@@ -270,7 +270,7 @@ inline bool PlausibleBlock(absl::string_view data, uint64_t s, uint64_t e) {
     const uint32_t raw_size = DecodeFixed32(data.data() + e - 16);
     return (word & kWideOffsetsFlag) == 0 && (word & ~kCompressedBlockFlag) >= 1 &&
            (word & ~kCompressedBlockFlag) <= 255 && payload + kCompressedTrailerBytes <= e - s &&
-           raw_size >= kBlockTrailerBytes && raw_size <= kMaxRawBlockBytes;
+           raw_size >= 8 && raw_size <= kMaxRawBlockBytes;
   }
   const char* trailer = data.data() + e - kBlockTrailerBytes;
   const uint64_t shared = DecodeFixed32(trailer);

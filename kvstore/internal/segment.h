@@ -38,9 +38,12 @@ inline constexpr size_t kBlockTrailerBytes = 4 + 4 + 8;  // prefix length, recor
 // The high bit of a block's record count: its record offsets are fixed32, not fixed16.
 inline constexpr uint32_t kWideOffsetsFlag = uint32_t{1} << 31;
 // In the same word, bit 30 marks a compressed block; no raw block has 2^30 records. A compressed
-// block is the codec's output, then fixed32 its size, fixed32 the raw block's size, fixed32
-// (this flag | codec id) and the checksum of all that. The word sits where a raw block's record
-// count does, and the sizes let a scan that finds the trailer (Repair) find the block's start.
+// block is the codec's output for the block's compact form (records, prefix, fixed32 prefix
+// length, fixed32 count word: the offsets and fingerprints are rebuilt from the records when it
+// is read, as 6 bytes a record that would barely compress), then fixed32 the output's size,
+// fixed32 the compact form's size, fixed32 (this flag | codec id) and the checksum of all that.
+// The word sits where a raw block's record count does, and the sizes let a scan that finds the
+// trailer (Repair) find the block's start.
 inline constexpr uint32_t kCompressedBlockFlag = uint32_t{1} << 30;
 inline constexpr size_t kCompressedTrailerBytes = 4 + 4 + 4 + 8;
 // The largest raw block a compressed block may claim (a damaged size must not become a huge
@@ -125,6 +128,48 @@ inline bool IsCompressedBlock(absl::string_view stored) {
          (DecodeFixed32(stored.data() + stored.size() - 12) & kCompressedBlockFlag) != 0;
 }
 
+// The raw block (records, prefix, offsets, fingerprints, trailer and checksum) of a compact form
+// (records, prefix, fixed32 prefix length, fixed32 count word). False if the records do not
+// parse as exactly `count` records filling their space.
+inline bool RebuildBlock(absl::string_view compact, std::string* raw) {
+  if (compact.size() < 8) return false;
+  const uint32_t shared = DecodeFixed32(compact.data() + compact.size() - 8);
+  const uint32_t word = DecodeFixed32(compact.data() + compact.size() - 4);
+  const uint64_t count = word & ~kWideOffsetsFlag;
+  const bool wide = (word & kWideOffsetsFlag) != 0;
+  if (count == 0 || shared > compact.size() - 8 || count > compact.size()) return false;
+  const size_t records_end = compact.size() - 8 - shared;
+  raw->clear();
+  raw->reserve(compact.size() + count * (wide ? 8 : 6) + 8);
+  raw->append(compact.data(), compact.size() - 8);  // Records, then the prefix.
+  thread_local std::vector<uint32_t> fingerprints;
+  fingerprints.clear();
+  absl::string_view in = compact.substr(0, records_end);
+  for (uint64_t i = 0; i < count; ++i) {
+    const size_t offset = records_end - in.size();
+    if (!wide && offset > 0xffff) return false;
+    if (wide) {
+      PutFixed32(raw, static_cast<uint32_t>(offset));
+    } else {
+      PutFixed16(raw, static_cast<uint16_t>(offset));
+    }
+    uint64_t suffix_size, value_size, tag;
+    if (!GetVarint64(&in, &suffix_size) || !GetVarint64(&in, &value_size) || suffix_size > in.size()) {
+      return false;
+    }
+    fingerprints.push_back(KeyFingerprint(in.substr(0, suffix_size), 0));
+    in.remove_prefix(suffix_size);
+    if (!GetVarint64(&in, &tag) || value_size > in.size()) return false;
+    in.remove_prefix(value_size);
+  }
+  if (!in.empty()) return false;
+  for (uint32_t fingerprint : fingerprints) PutFixed32(raw, fingerprint);
+  PutFixed32(raw, shared);
+  PutFixed32(raw, word);
+  PutFixed64(raw, Checksum(*raw, kDataBlockSalt));
+  return true;
+}
+
 // Decompresses a stored compressed block, whose checksum has been verified, into *raw (the raw
 // block, its own checksum included). FailedPrecondition if `codec` (null: NoCompression) is not
 // the one the block names; DataLoss, with `what` naming the block, if it does not decompress.
@@ -135,7 +180,7 @@ inline absl::Status DecompressBlock(absl::string_view stored, const BlockCodec* 
       DecodeFixed32(stored.data() + size - 20) != size - kCompressedTrailerBytes) {
     return absl::DataLossError(absl::StrCat(what, ": compressed block does not fill its extent"));
   }
-  const uint32_t raw_size = DecodeFixed32(stored.data() + size - 16);
+  const uint32_t compact_size = DecodeFixed32(stored.data() + size - 16);
   const uint8_t id = static_cast<uint8_t>(DecodeFixed32(stored.data() + size - 12) & 0xff);
   if (codec == nullptr || codec->id != id) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -143,12 +188,17 @@ inline absl::Status DecompressBlock(absl::string_view stored, const BlockCodec* 
         codec == nullptr ? "none" : std::string(codec->name),
         "\"; open it with the Compression policy it was written with (kvstore/compression.h)"));
   }
-  if (raw_size < kBlockTrailerBytes || raw_size > kMaxRawBlockBytes) {
-    return absl::DataLossError(absl::StrCat(what, ": compressed block claims a raw size of ", raw_size));
+  if (compact_size < 8 || compact_size > kMaxRawBlockBytes) {
+    return absl::DataLossError(absl::StrCat(what, ": compressed block claims a size of ", compact_size));
   }
-  raw->assign(raw_size, '\0');
-  if (!codec->decompress(stored.substr(0, size - kCompressedTrailerBytes), raw->data(), raw_size)) {
+  thread_local std::string compact;
+  compact.resize(compact_size);
+  if (!codec->decompress(stored.substr(0, size - kCompressedTrailerBytes), compact.data(),
+                         compact_size)) {
     return absl::DataLossError(absl::StrCat(what, " does not decompress with ", codec->name));
+  }
+  if (!RebuildBlock(compact, raw)) {
+    return absl::DataLossError(absl::StrCat(what, ": decompressed records do not parse"));
   }
   return absl::OkStatus();
 }
@@ -245,6 +295,7 @@ class SegmentBuilder {
     fingerprints_.clear();
     for (const auto& k : record_keys_) fingerprints_.push_back(KeyFingerprint(key_at(k), shared));
     if (shared > 0) StripSharedPrefix(shared);
+    const size_t records_and_prefix = block_.size();
     const bool wide = record_offsets_.back() > 0xffff;
     for (uint32_t offset : record_offsets_) {
       if (wide) {
@@ -257,7 +308,7 @@ class SegmentBuilder {
     PutFixed32(&block_, static_cast<uint32_t>(shared));
     PutFixed32(&block_, static_cast<uint32_t>(record_offsets_.size()) | (wide ? kWideOffsetsFlag : 0));
     PutFixed64(&block_, Checksum(block_, kDataBlockSalt));
-    const std::string& stored = Compress();
+    const std::string& stored = Compress(records_and_prefix);
 
     PutLengthPrefixed(&index_entries_, last_key_);
     PutFixed64(&index_entries_, last_tag_);
@@ -274,15 +325,19 @@ class SegmentBuilder {
 
   // The block as stored: compressed_ if the codec shrank block_ by an eighth or more (what
   // LevelDB asks too: less is not worth a decompression per read), else block_ itself.
-  const std::string& Compress() {
+  // `records_and_prefix`: where block_'s offsets start.
+  const std::string& Compress(size_t records_and_prefix) {
     if (codec_ == nullptr || block_.size() > kMaxRawBlockBytes) return block_;
+    // The compact form: records and prefix, then the trailer's two words.
+    compact_.assign(block_.data(), records_and_prefix);
+    compact_.append(block_.data() + block_.size() - kBlockTrailerBytes, 8);
     compressed_.clear();
-    if (!codec_->compress(block_, &compressed_) ||
+    if (!codec_->compress(compact_, &compressed_) ||
         compressed_.size() + kCompressedTrailerBytes > block_.size() - block_.size() / 8) {
       return block_;
     }
     PutFixed32(&compressed_, static_cast<uint32_t>(compressed_.size()));
-    PutFixed32(&compressed_, static_cast<uint32_t>(block_.size()));
+    PutFixed32(&compressed_, static_cast<uint32_t>(compact_.size()));
     PutFixed32(&compressed_, kCompressedBlockFlag | codec_->id);
     PutFixed64(&compressed_, Checksum(compressed_, kDataBlockSalt));
     return compressed_;
@@ -320,6 +375,7 @@ class SegmentBuilder {
   const BlockCodec* codec_;
   uint64_t offset_ = 0;
   std::string block_;
+  std::string compact_;     // block_'s compact form, the compressor's input
   std::string compressed_;  // block_ compressed, when it is stored so
   std::vector<uint32_t> record_offsets_;
   std::vector<std::pair<uint32_t, uint32_t>> record_keys_;  // offset and size of each key in block_
