@@ -108,7 +108,27 @@ struct Zstd {
   }
 };
 
-static_assert(CompressionPolicy<Snappy> && CompressionPolicy<Lz4> && CompressionPolicy<Zstd<>>);
+// For tools that read stores written with any policy (kvctl, a backup reader): reads blocks of
+// every codec above, links all three libraries, and writes new blocks raw. Open a store with it
+// only to read it, or to rewrite it uncompressed.
+struct ReadAnyCompression {
+  static constexpr uint8_t kCodecId = 0xff;  // Never recorded: Compress stores every block raw.
+  static constexpr absl::string_view Name() { return "any (reads snappy, lz4, zstd; writes raw)"; }
+  static bool Compress(absl::string_view, std::string*) { return false; }
+  static bool Decompress(absl::string_view, char*, size_t) { return false; }
+  static bool DecompressCodec(uint8_t id, absl::string_view compressed, char* dest,
+                              size_t raw_size) {
+    switch (id) {
+      case Snappy::kCodecId: return Snappy::Decompress(compressed, dest, raw_size);
+      case Lz4::kCodecId: return Lz4::Decompress(compressed, dest, raw_size);
+      case Zstd<>::kCodecId: return Zstd<>::Decompress(compressed, dest, raw_size);
+      default: return false;
+    }
+  }
+};
+
+static_assert(CompressionPolicy<Snappy> && CompressionPolicy<Lz4> && CompressionPolicy<Zstd<>> &&
+              CompressionPolicy<ReadAnyCompression>);
 
 }  // namespace kvstore
 

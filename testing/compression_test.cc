@@ -150,6 +150,33 @@ TEST(CompressionTest, AStoreOpenedWithAnotherPolicyReportsBothNames) {
   KV_EXPECT_OK(store->Verify());
 }
 
+TEST(CompressionTest, ReadAnyCompressionReadsEveryCodecAndWritesRaw) {
+  const std::string dir = NewTempDir();
+  Options options;
+  options.memtable_bytes = 64 << 10;
+  // Segments of three codecs in one store, none compacted away.
+  options.compaction_trigger = 100;
+  for (int part = 0; part < 3; ++part) {
+    auto write = [&](auto store) {
+      for (int i = part * 1000; i < (part + 1) * 1000; ++i) {
+        KV_ASSERT_OK(store->Set(Key(i), CompressibleValue(i)));
+      }
+      KV_ASSERT_OK(store->Flush());
+    };
+    if (part == 0) write(Store<Snappy>::Open(dir, options).value());
+    if (part == 1) write(Store<Lz4>::Open(dir, options).value());
+    if (part == 2) write(Store<Zstd<>>::Open(dir, options).value());
+  }
+  auto store = Store<ReadAnyCompression>::Open(dir, options).value();
+  KV_EXPECT_OK(store->Verify());
+  for (int i = 0; i < 3000; i += 7) ASSERT_EQ(store->Get(Key(i)).value(), CompressibleValue(i));
+  KV_ASSERT_OK(store->Compact());  // Rewritten raw: now any policy reads it.
+  store.reset();
+  auto raw = Store<NoCompression>::Open(dir, options).value();
+  KV_EXPECT_OK(raw->Verify());
+  EXPECT_EQ(raw->Get(Key(2999)).value(), CompressibleValue(2999));
+}
+
 TEST(CompressionTest, AnUncompressedStoreTakesAPolicyLater) {
   const std::string dir = FillAndFlush<NoCompression>(true);
   {

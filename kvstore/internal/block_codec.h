@@ -52,10 +52,20 @@ struct BlockCodec {
   absl::string_view name;
   bool (*compress)(absl::string_view raw, std::string* out);
   bool (*decompress)(absl::string_view compressed, char* dest, size_t raw_size);
+  // Set for a codec that reads blocks of several codecs (ReadAnyCompression): `decompress` is
+  // then unused, and any block whose codec this accepts is read.
+  bool (*decompress_codec)(uint8_t id, absl::string_view compressed, char* dest,
+                           size_t raw_size) = nullptr;
 };
 
 template <typename C>
-inline constexpr BlockCodec kBlockCodec{C::kCodecId, C::Name(), &C::Compress, &C::Decompress};
+inline constexpr BlockCodec kBlockCodec = [] {
+  if constexpr (requires { &C::DecompressCodec; }) {
+    return BlockCodec{C::kCodecId, C::Name(), &C::Compress, nullptr, &C::DecompressCodec};
+  } else {
+    return BlockCodec{C::kCodecId, C::Name(), &C::Compress, &C::Decompress};
+  }
+}();
 
 // The codec of a policy; null for NoCompression.
 template <typename C>

@@ -182,7 +182,7 @@ inline absl::Status DecompressBlock(absl::string_view stored, const BlockCodec* 
   }
   const uint32_t compact_size = DecodeFixed32(stored.data() + size - 16);
   const uint8_t id = static_cast<uint8_t>(DecodeFixed32(stored.data() + size - 12) & 0xff);
-  if (codec == nullptr || codec->id != id) {
+  if (codec == nullptr || (codec->decompress_codec == nullptr && codec->id != id)) {
     return absl::FailedPreconditionError(absl::StrCat(
         what, " is compressed with ", CodecName(id), ", and this store was opened with compression \"",
         codec == nullptr ? "none" : std::string(codec->name),
@@ -193,8 +193,10 @@ inline absl::Status DecompressBlock(absl::string_view stored, const BlockCodec* 
   }
   thread_local std::string compact;
   compact.resize(compact_size);
-  if (!codec->decompress(stored.substr(0, size - kCompressedTrailerBytes), compact.data(),
-                         compact_size)) {
+  const absl::string_view payload = stored.substr(0, size - kCompressedTrailerBytes);
+  if (codec->decompress_codec != nullptr
+          ? !codec->decompress_codec(id, payload, compact.data(), compact_size)
+          : !codec->decompress(payload, compact.data(), compact_size)) {
     return absl::DataLossError(absl::StrCat(what, " does not decompress with ", codec->name));
   }
   if (!RebuildBlock(compact, raw)) {
