@@ -173,6 +173,15 @@ class KVStore {
     return std::unique_ptr<KVStore>(new KVStore(std::move(engine)));
   }
 
+  // Opens the store in `dir` for reading only (Options::read_only): nothing in the directory is
+  // written or locked, so a store another process holds open may be read; it is read as it was
+  // at this open. Writes fail with FailedPrecondition. NotFound if `dir` holds no store.
+  static absl::StatusOr<std::unique_ptr<KVStore>> OpenReadOnly(const std::string& dir,
+                                                              Options options = {}) {
+    options.read_only = true;
+    return Open(dir, options);
+  }
+
   ~KVStore() { Close().IgnoreError(); }
 
   absl::Status Set(const Key& key, const Value& value, const WriteOptions& options = {}) {
