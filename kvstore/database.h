@@ -1180,6 +1180,11 @@ class Database {
 
   absl::Status Flush() { return shared_->engine()->Flush(); }
   absl::Status Compact() { return shared_->engine()->Compact(); }
+  // A consistent copy of every table as of now (see KVStore::Checkpoint): a committed
+  // transaction is in it whole or not at all.
+  absl::Status Checkpoint(const std::string& dest_dir) {
+    return shared_->engine()->Checkpoint(dest_dir);
+  }
   absl::Status WaitForBackgroundWork() { return shared_->engine()->WaitForBackgroundWork(); }
   std::optional<std::string> GetProperty(absl::string_view name) const {
     return shared_->engine()->GetProperty(name);

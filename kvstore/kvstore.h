@@ -266,6 +266,12 @@ class KVStore {
   // Checks the checksum of every block of every live segment; DataLoss names the damaged file.
   absl::Status Verify() const { return engine_->Verify(); }
 
+  // Writes a consistent copy of the store as of now into `dest_dir`, which must not exist or be
+  // empty (else AlreadyExists); it opens as a normal store and is durable when this returns.
+  // Segments are hard-linked (copied across file systems), so it is cheap; later writes to this
+  // store do not reach it. Writes wait while it is taken. Works on a read-only open too.
+  absl::Status Checkpoint(const std::string& dest_dir) { return engine_->Checkpoint(dest_dir); }
+
   // Waits until background flushes and compactions have caught up.
   absl::Status WaitForBackgroundWork() { return engine_->WaitForBackgroundWork(); }
 

@@ -47,6 +47,7 @@
 #include "kvstore/env.h"
 #include "kvstore/filter.h"
 #include "kvstore/internal/batch.h"
+#include "kvstore/internal/checkpoint.h"
 #include "kvstore/internal/compaction_picker.h"
 #include "kvstore/internal/format.h"
 #include "kvstore/internal/hash.h"
@@ -265,6 +266,35 @@ class Engine {
     // No manifest edit meanwhile: one would delete the files of the manifest being checked.
     std::lock_guard<std::mutex> manifest_lock(manifest_mu_);
     return VerifyStoreFiles<Filter>(env_, dir_);
+  }
+
+  // Writes a copy of the store as of now into `dest` (new, or an empty directory), durable when
+  // this returns; see checkpoint.h for its files. The cut is taken with writes held back (a
+  // moment when no write is half applied), and the MemTables go into the copy as a new WAL of
+  // their newest versions rather than by flushing first or copying the WAL files: a flush would
+  // write a segment here and delay every write behind it, and a WAL being appended to has no
+  // cut point a reader can see (nor, on a read-only open, the bytes this open replayed), while
+  // the MemTables hold exactly the state at the cut in at most two MemTables' worth of bytes.
+  // Writes wait until the copy is written; manifest edits (whose file deletions would race the
+  // links) wait too, and flushes and compactions otherwise go on.
+  absl::Status Checkpoint(const std::string& dest) {
+    KV_ASSIGN_OR_RETURN(UserOperation op, BeginUserOperation());
+    KV_RETURN_IF_ERROR(PrepareCheckpointDir(env_, dest));
+    return RunExclusive([&]() -> absl::Status {
+      std::lock_guard<std::mutex> manifest_lock(manifest_mu_);
+      std::shared_ptr<const View> view;
+      Manifest manifest;
+      uint64_t sequence;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        view = view_;
+        manifest = manifest_;
+        sequence = last_sequence_.load(std::memory_order_acquire);
+      }
+      if (view == nullptr) return ClosedError();
+      return WriteCheckpoint<Filter>(env_, dest, view->version->runs, view->imm.get(),
+                                     view->mem.get(), manifest, sequence);
+    });
   }
 
   // Lifecycle (kvstore.h states it for users): from the moment Close starts, new calls fail with
