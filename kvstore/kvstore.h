@@ -12,8 +12,9 @@
 // Lifecycle, from any thread:
 //  - Close() may be called at any moment, from any thread, any number of times. From the moment it
 //    starts, every new call fails with FailedPrecondition ("store is closed"): Set, Delete, Write,
-//    Get, GetInto, Flush, Compact, Verify, WaitForBackgroundWork; NewIterator and Scan give an
-//    iterator or range that is never valid and whose status() says so; GetProperty gives nullopt.
+//    Get, GetInto, Flush, Compact, Verify, Checkpoint, WaitForBackgroundWork; NewIterator and Scan
+//    give an iterator or range that is never valid and whose status() says so; GetProperty gives
+//    nullopt.
 //  - Calls already in flight finish or fail cleanly: writes queued before Close are applied and
 //    acknowledged (the WAL is synced before Close returns); a Compact() stops at its next record and
 //    returns FailedPrecondition (its inputs stay); a Flush() waiting for its MemTable returns

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -12,7 +13,6 @@
 #include <string>
 #include <tuple>
 #include <vector>
-#include <cmath>
 
 #include "gtest/gtest.h"
 #include "kvstore/database.h"
@@ -53,7 +53,8 @@ Result Kvctl(const std::vector<std::string>& args, const std::string& stdout_fil
   for (const std::string& arg : args) command += " " + Quote(arg);
   command += " >" + out + " 2>" + base + ".err </dev/null";
   const int status = std::system(command.c_str());
-  Result result{WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(out), ReadFile(base + ".err")};
+  Result result{WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(out),
+                ReadFile(base + ".err")};
   return result;
 }
 
@@ -113,7 +114,8 @@ TEST(KvctlTest, InfoOfATupleKeyStore) {
   const std::string dir = MakeCityStore();
   Result r = Kvctl({"info", dir});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(Contains(r.out, "types:          std::tuple<std::string, int32_t> -> double")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "types:          std::tuple<std::string, int32_t> -> double"))
+      << r.out;
   EXPECT_TRUE(Contains(r.out, "signature \"tuple<str,i32>->f64\"")) << r.out;
   EXPECT_TRUE(Contains(r.out, "filter:         bloom10.v1")) << r.out;
   EXPECT_TRUE(Contains(r.out, "keys (\"Bergen\", 2022) .. (\"Troms\xc3\xb8\", 2024)")) << r.out;
@@ -136,7 +138,7 @@ TEST(KvctlTest, ScanGetCountOnTupleKeys) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "(\"Oslo\", 2025) -> -0\n(\"Oslo\", 2024) -> 5.5\n");
   r = Kvctl({"scan", dir, "--from", "(\"Oslo\", 2024)", "--to", "(\"Troms\xc3\xb8\", 2023)",
-           "--format", "tsv"});
+             "--format", "tsv"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
             "(\"Oslo\", 2024)\t5.5\n(\"Oslo\", 2025)\t-0\n(\"Oslo\\\"quoted\\n\", -1)\t1e+300\n"
@@ -167,14 +169,16 @@ TEST(KvctlTest, JsonOutputParses) {
       "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
       "assert len(d)==10, len(d); assert d[0]==dict(key=[\"Bergen\",2023],value=1.5), d[0]; "
       "assert [\"Oslo\\\"quoted\\n\",-1] in [e[\"key\"] for e in d]; "
-      "assert d[-1][\"key\"]==[\"Troms\\u00f8\",2024]' " + json;
+      "assert d[-1][\"key\"]==[\"Troms\\u00f8\",2024]' " +
+      json;
   EXPECT_EQ(std::system(check.c_str()), 0) << ReadFile(json);
   const std::string empty = testing::NewTempDir("json") + ".json";
   r = Kvctl({"scan", dir, "--format", "json", "--prefix", "\"Paris\""}, empty);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(std::system(("python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))==[]' " +
-                         empty).c_str()),
-            0)
+  EXPECT_EQ(
+      std::system(("python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))==[]' " + empty)
+                      .c_str()),
+      0)
       << ReadFile(empty);
 }
 
@@ -223,8 +227,8 @@ TEST(KvctlTest, LoadsDatagenTsvAndBinary) {
   const std::string bin = testing::NewTempDir("records") + ".bin";
   {
     std::ofstream out(bin, std::ios::binary);
-    for (const auto& [k, v] : {std::pair<std::string, std::string>{"b1", std::string("x\0y", 3)},
-                               {"b2", ""}}) {
+    for (const auto& [k, v] :
+         {std::pair<std::string, std::string>{"b1", std::string("x\0y", 3)}, {"b2", ""}}) {
       const uint32_t kn = k.size(), vn = v.size();
       out.write(reinterpret_cast<const char*>(&kn), 4);
       out << k;
@@ -251,7 +255,8 @@ TEST(KvctlTest, DatabaseTables) {
   {
     auto db = ValueOrDie(Database<>::Open(dir));
     auto users = ValueOrDie(db->OpenTable(TableDef<std::string, int64_t>{"users"}));
-    auto visits = ValueOrDie(db->OpenTable(TableDef<std::pair<int32_t, bool>, std::string>{"visits"}));
+    auto visits =
+        ValueOrDie(db->OpenTable(TableDef<std::pair<int32_t, bool>, std::string>{"visits"}));
     KV_ASSERT_OK(users.Set("ada", 36));
     KV_ASSERT_OK(users.Set("bob", -7));
     KV_ASSERT_OK(visits.Set({-3, true}, "x"));

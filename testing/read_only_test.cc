@@ -143,7 +143,7 @@ TEST(ReadOnlyTest, OpensWhileAWriterHoldsTheLockAndSeesTheStateAsOfTheOpen) {
   const std::string dir = testing::NewTempDir("ro_shared");
   auto writer = ValueOrDie(Store::Open(dir));
   KV_ASSERT_OK(writer->Set("a", "1"));
-  EXPECT_FALSE(Store::Open(dir).ok());  // The writer holds the lock...
+  EXPECT_FALSE(Store::Open(dir).ok());                 // The writer holds the lock...
   auto reader = ValueOrDie(Store::OpenReadOnly(dir));  // ...which a reader does not take.
   KV_ASSERT_OK(writer->Set("b", "2"));
   EXPECT_EQ(ValueOrDie(reader->Get("a")), "1");
@@ -169,9 +169,8 @@ TEST(ReadOnlyTest, DatabaseReadOnlyReadsTablesAndRefusesWritesAndCommits) {
     auto counts = ValueOrDie(db->OpenTable(kCounts));
     EXPECT_EQ(ValueOrDie(counts.Get("x")), 5);
     EXPECT_TRUE(absl::IsFailedPrecondition(counts.Set("y", 1)));
-    absl::Status s = db->RunTransaction([&](Transaction& txn) -> absl::Status {
-      return txn.Set(counts, "z", 1);
-    });
+    absl::Status s = db->RunTransaction(
+        [&](Transaction& txn) -> absl::Status { return txn.Set(counts, "z", 1); });
     EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
     EXPECT_FALSE(db->OpenTable(TableDef<std::string, int64_t>{"new"}).ok());
   }

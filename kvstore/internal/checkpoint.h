@@ -35,12 +35,13 @@ inline absl::Status PrepareCheckpointDir(Env* env, const std::string& dest) {
   if (dest.empty()) return absl::InvalidArgumentError("checkpoint directory name is empty");
   if (!env->FileExists(dest)) return env->CreateDir(dest);
   if (!env->IsDirectory(dest)) {
-    return absl::AlreadyExistsError(absl::StrCat("checkpoint target ", dest, " exists and is not a directory"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("checkpoint target ", dest, " exists and is not a directory"));
   }
   KV_ASSIGN_OR_RETURN(std::vector<std::string> children, env->GetChildren(dest));
   if (!children.empty()) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("checkpoint target ", dest, " is not empty (it holds ", children.front(), ")"));
+    return absl::AlreadyExistsError(absl::StrCat(
+        "checkpoint target ", dest, " is not empty (it holds ", children.front(), ")"));
   }
   return absl::OkStatus();
 }

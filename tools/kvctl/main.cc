@@ -121,7 +121,7 @@ constexpr CommandHelp kHelp[] = {
      "KEY<tab>VALUE lines, as tools/datagen writes them) and binary (datagen's: fixed32 length,\n"
      "key, fixed32 length, value); tsv and binary are string keys and values. The file's types\n"
      "must be the store's (or the table's). Shows progress on standard error when it is a\n"
-     "terminal. Takes the store's lock.\n"},
+     "terminal. Takes the store's lock, and flushes the loaded records to a segment at the end.\n"},
 };
 
 constexpr char kDumpHeader[] = "# kvctl dump v1 types: ";
@@ -272,17 +272,18 @@ absl::StatusOr<OpenedStore> OpenStore(const std::string& dir, bool read_only,
   opened.types = ParseStoreSignature(opened.signature);
   if (!opened.is_database) {
     if (table_name.has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          dir, " is not a Database store (its types are ", CppTypeName(opened.types),
-          "); --table applies only to stores written by kvstore::Database"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(dir, " is not a Database store (its types are ", CppTypeName(opened.types),
+                       "); --table applies only to stores written by kvstore::Database"));
     }
     return opened;
   }
   KV_ASSIGN_OR_RETURN(opened.tables, ReadCatalog(opened.store.get()));
   if (!table_name.has_value()) {
     if (need == TableNeed::kRequired) {
-      return absl::InvalidArgumentError(absl::StrCat(dir, " is a Database store: pass --table NAME (tables: ",
-                                                     TableNames(opened.tables), ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          dir, " is a Database store: pass --table NAME (tables: ", TableNames(opened.tables),
+          ")"));
     }
     return opened;
   }
@@ -328,14 +329,28 @@ int Fail(const absl::Status& s) {
 
 // The property names KVStore::GetProperty documents (the multi-line kvstore.segments aside).
 constexpr const char* kProperties[] = {
-    "kvstore.num-entries",        "kvstore.num-segments",      "kvstore.num-runs",
-    "kvstore.total-bytes",        "kvstore.segment-bytes",     "kvstore.memtable-bytes",
-    "kvstore.index-filter-bytes", "kvstore.last-sequence",     "kvstore.live-snapshots",
-    "kvstore.user-bytes-written", "kvstore.flush-bytes-written",
-    "kvstore.compaction-bytes-written", "kvstore.compaction-bytes-read",
-    "kvstore.write-amplification", "kvstore.flushes",           "kvstore.compactions",
-    "kvstore.filter-negatives",   "kvstore.segment-reads",     "kvstore.write-slowdowns",
-    "kvstore.write-stops",        "kvstore.wal-records",       "kvstore.wal-tail-bytes-dropped",
+    "kvstore.num-entries",
+    "kvstore.num-segments",
+    "kvstore.num-runs",
+    "kvstore.total-bytes",
+    "kvstore.segment-bytes",
+    "kvstore.memtable-bytes",
+    "kvstore.index-filter-bytes",
+    "kvstore.last-sequence",
+    "kvstore.live-snapshots",
+    "kvstore.user-bytes-written",
+    "kvstore.flush-bytes-written",
+    "kvstore.compaction-bytes-written",
+    "kvstore.compaction-bytes-read",
+    "kvstore.write-amplification",
+    "kvstore.flushes",
+    "kvstore.compactions",
+    "kvstore.filter-negatives",
+    "kvstore.segment-reads",
+    "kvstore.write-slowdowns",
+    "kvstore.write-stops",
+    "kvstore.wal-records",
+    "kvstore.wal-tail-bytes-dropped",
 };
 
 int Info(const Args& args) {
@@ -362,8 +377,8 @@ int Info(const Args& args) {
   const std::vector<SegmentSummary> segments = opened->ops.segments(dir, m);
   uint64_t segment_bytes = 0;
   for (const auto& s : segments) segment_bytes += s.bytes;
-  std::printf("segments:       %zu in %zu sorted runs, %llu bytes\n", segments.size(), m.runs.size(),
-              static_cast<unsigned long long>(segment_bytes));
+  std::printf("segments:       %zu in %zu sorted runs, %llu bytes\n", segments.size(),
+              m.runs.size(), static_cast<unsigned long long>(segment_bytes));
   for (const auto& s : segments) {
     const std::string name = absl::StrFormat("%06d.seg", s.number);
     if (!s.status.ok()) {
@@ -372,7 +387,8 @@ int Info(const Args& args) {
       continue;
     }
     std::printf("  run %zu: %s  %llu bytes  %llu entries  keys %s .. %s\n", s.run, name.c_str(),
-                static_cast<unsigned long long>(s.bytes), static_cast<unsigned long long>(s.entries),
+                static_cast<unsigned long long>(s.bytes),
+                static_cast<unsigned long long>(s.entries),
                 DescribeStoredKey(*opened, s.smallest_key).c_str(),
                 DescribeStoredKey(*opened, s.largest_key).c_str());
   }
@@ -408,8 +424,8 @@ absl::StatusOr<Format> ParseFormat(const Args& args, bool allow_tsv) {
   if (it == args.flags.end() || it->second == "text") return Format::kText;
   if (it->second == "json") return Format::kJson;
   if (it->second == "tsv" && allow_tsv) return Format::kText;
-  return absl::InvalidArgumentError(absl::StrCat("--format ", it->second, " is not one of text, json",
-                                                 allow_tsv ? ", tsv" : ""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--format ", it->second, " is not one of text, json", allow_tsv ? ", tsv" : ""));
 }
 
 std::optional<std::string> Flag(const Args& args, const std::string& name) {
@@ -496,29 +512,31 @@ int Scan(const Args& args) {
   absl::Status decode_error;
   std::string line;
   if (json) std::fputs("[", stdout);
-  absl::Status s = ForEachEntry(*opened, lo, hi, Flag(args, "--reverse").has_value(),
-                                [&](absl::string_view key, absl::string_view value) {
-    if (n >= limit) return false;
-    line.clear();
-    std::string k, v;
-    absl::Status ks = FormatEncoded(opened->types.key, Role::kKey, key, *format, &k);
-    absl::Status vs = FormatEncoded(opened->types.value, Role::kValue, value, *format, &v);
-    if (!ks.ok() || !vs.ok()) {  // Shown as bytes; reported at the end.
-      if (decode_error.ok()) decode_error = ks.ok() ? vs : ks;
-      k.clear();
-      v.clear();
-      FormatEncoded(TypeDesc::Bytes(), Role::kKey, key, *format, &k).IgnoreError();
-      FormatEncoded(TypeDesc::Bytes(), Role::kValue, value, *format, &v).IgnoreError();
-    }
-    if (json) {
-      absl::StrAppend(&line, n == 0 ? "\n  " : ",\n  ", "{\"key\": ", k, ", \"value\": ", v, "}");
-    } else {
-      absl::StrAppend(&line, k, tsv ? "\t" : " -> ", v, "\n");
-    }
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    ++n;
-    return true;
-  });
+  absl::Status s = ForEachEntry(
+      *opened, lo, hi, Flag(args, "--reverse").has_value(),
+      [&](absl::string_view key, absl::string_view value) {
+        if (n >= limit) return false;
+        line.clear();
+        std::string k, v;
+        absl::Status ks = FormatEncoded(opened->types.key, Role::kKey, key, *format, &k);
+        absl::Status vs = FormatEncoded(opened->types.value, Role::kValue, value, *format, &v);
+        if (!ks.ok() || !vs.ok()) {  // Shown as bytes; reported at the end.
+          if (decode_error.ok()) decode_error = ks.ok() ? vs : ks;
+          k.clear();
+          v.clear();
+          FormatEncoded(TypeDesc::Bytes(), Role::kKey, key, *format, &k).IgnoreError();
+          FormatEncoded(TypeDesc::Bytes(), Role::kValue, value, *format, &v).IgnoreError();
+        }
+        if (json) {
+          absl::StrAppend(&line, n == 0 ? "\n  " : ",\n  ", "{\"key\": ", k, ", \"value\": ", v,
+                          "}");
+        } else {
+          absl::StrAppend(&line, k, tsv ? "\t" : " -> ", v, "\n");
+        }
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        ++n;
+        return true;
+      });
   if (json) std::fputs(n == 0 ? "]\n" : "\n]\n", stdout);
   if (!s.ok()) return Fail(s);
   if (!decode_error.ok()) return Fail(decode_error);
@@ -532,7 +550,8 @@ int Get(const Args& args) {
   auto opened = OpenStore(dir, true, Flag(args, "--table"), TableNeed::kRequired);
   if (!opened.ok()) return Fail(opened.status());
   std::string key;
-  if (absl::Status s = ParseText(opened->types.key, Role::kKey, args.positional[1], &key); !s.ok()) {
+  if (absl::Status s = ParseText(opened->types.key, Role::kKey, args.positional[1], &key);
+      !s.ok()) {
     return Fail(s);
   }
   std::string value;
@@ -558,8 +577,9 @@ int Count(const Args& args) {
       opened->lo = TablePrefixBytes(table.id);
       opened->hi = PrefixEnd(opened->lo);
       uint64_t n = 0;
-      absl::Status s = ForEachEntry(*opened, "", std::nullopt, false,
-                                    [&](absl::string_view, absl::string_view) { return ++n, true; });
+      absl::Status s =
+          ForEachEntry(*opened, "", std::nullopt, false,
+                       [&](absl::string_view, absl::string_view) { return ++n, true; });
       if (!s.ok()) return Fail(s);
       std::printf("%s\t%llu\n", table.name.c_str(), static_cast<unsigned long long>(n));
       total += n;
@@ -643,8 +663,8 @@ int RepairCommand(const Args& args) {
   auto store = ops->open(dir, options, "");
   absl::Status s = store.ok() ? (*store)->Close() : store.status();
   if (!s.ok()) {
-    return Fail(absl::Status(s.code(), absl::StrCat(dir, ": the repaired store does not open: ",
-                                                   s.message())));
+    return Fail(absl::Status(
+        s.code(), absl::StrCat(dir, ": the repaired store does not open: ", s.message())));
   }
   std::printf("%s: repaired; the store opens\n", dir.c_str());
   return 0;
@@ -671,18 +691,19 @@ int Dump(const Args& args) {
   std::printf("%s%s\n", kDumpHeader, signature.c_str());
   absl::Status decode_error;
   std::string line;
-  absl::Status s = ForEachEntry(*opened, "", std::nullopt, false,
-                                [&](absl::string_view key, absl::string_view value) {
-    line.clear();
-    decode_error = FormatEncoded(opened->types.key, Role::kKey, key, Format::kText, &line);
-    line.push_back('\t');
-    if (decode_error.ok()) {
-      decode_error = FormatEncoded(opened->types.value, Role::kValue, value, Format::kText, &line);
-    }
-    line.push_back('\n');
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    return decode_error.ok();
-  });
+  absl::Status s = ForEachEntry(
+      *opened, "", std::nullopt, false, [&](absl::string_view key, absl::string_view value) {
+        line.clear();
+        decode_error = FormatEncoded(opened->types.key, Role::kKey, key, Format::kText, &line);
+        line.push_back('\t');
+        if (decode_error.ok()) {
+          decode_error =
+              FormatEncoded(opened->types.value, Role::kValue, value, Format::kText, &line);
+        }
+        line.push_back('\n');
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        return decode_error.ok();
+      });
   if (!s.ok()) return Fail(s);
   if (!decode_error.ok()) return Fail(decode_error);
   if (std::fflush(stdout) != 0) return Fail(absl::DataLossError("cannot write standard output"));
@@ -708,9 +729,9 @@ class RecordReader {
     const bool has_header = absl::StartsWith(first, kDumpHeader);
     if (!format.has_value()) {
       if (!has_header) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, " is not a kvctl dump (no \"", kDumpHeader,
-            "...\" header); pass --format tsv or --format binary"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, " is not a kvctl dump (no \"", kDumpHeader,
+                         "...\" header); pass --format tsv or --format binary"));
       }
       format = "dump";
     }
@@ -728,8 +749,8 @@ class RecordReader {
     } else if (*format == "binary") {
       reader->kind_ = Kind::kBinary;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("--format ", *format,
-                                                     " is not one of dump, tsv, binary"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--format ", *format, " is not one of dump, tsv, binary"));
     }
     return reader;
   }
@@ -758,7 +779,8 @@ class RecordReader {
     ++line_;
     const size_t tab = line.find('\t');
     if (tab == std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(path_, ":", line_, ": no tab between key and value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_, ":", line_, ": no tab between key and value"));
     }
     *key = line.substr(0, tab);
     *value = line.substr(tab + 1);
@@ -802,15 +824,17 @@ int Load(const Args& args) {
   OpenedStore opened;
   Env* env = Env::Default();
   if (env->FileExists(internal::ManifestFileName(dir))) {
-    auto existing = OpenStore(dir, /*read_only=*/false, Flag(args, "--table"), TableNeed::kRequired);
+    auto existing =
+        OpenStore(dir, /*read_only=*/false, Flag(args, "--table"), TableNeed::kRequired);
     if (!existing.ok()) return Fail(existing.status());
     opened = *std::move(existing);
-    if (!(file_types.described ? opened.types.described && opened.signature == (*reader)->signature()
-                               : !opened.types.described)) {
-      return Fail(absl::FailedPreconditionError(absl::StrCat(
-          file, " holds ", CppTypeName(file_types), " but ", dir,
-          Flag(args, "--table").has_value() ? " (the table)" : "", " holds ",
-          CppTypeName(opened.types))));
+    if (!(file_types.described
+              ? opened.types.described && opened.signature == (*reader)->signature()
+              : !opened.types.described)) {
+      return Fail(absl::FailedPreconditionError(
+          absl::StrCat(file, " holds ", CppTypeName(file_types), " but ", dir,
+                       Flag(args, "--table").has_value() ? " (the table)" : "", " holds ",
+                       CppTypeName(opened.types))));
     }
   } else {
     if (Flag(args, "--table").has_value()) {
@@ -861,7 +885,8 @@ int Load(const Args& args) {
       batch.Put(key, value);
       ++records;
     }
-    if (batch.count() >= 1000 || batch.ApproximateBytes() >= (1 << 20) || (!*more && !batch.empty())) {
+    if (batch.count() >= 1000 || batch.ApproximateBytes() >= (1 << 20) ||
+        (!*more && !batch.empty())) {
       s = opened.store->Write(&batch);
       batch.Clear();
       if (!s.ok()) break;
@@ -870,6 +895,8 @@ int Load(const Args& args) {
     if (!*more) break;
   }
   if (progress) std::fputs("\n", stderr);
+  // A bulk load ends in a segment rather than in a WAL that the next open would replay.
+  if (s.ok()) s = opened.store->Flush();
   absl::Status closed = opened.store->Close();
   if (!s.ok()) return Fail(s);
   if (!closed.ok()) return Fail(closed);
@@ -888,7 +915,10 @@ struct Command {
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {"info", 1, {}, Info},
-      {"scan", 1, {"--from", "--to", "--prefix", "--limit", "--reverse", "--format", "--table"}, Scan},
+      {"scan",
+       1,
+       {"--from", "--to", "--prefix", "--limit", "--reverse", "--format", "--table"},
+       Scan},
       {"get", 2, {"--format", "--table"}, Get},
       {"count", 1, {"--table"}, Count},
       {"verify", 1, {}, Verify},

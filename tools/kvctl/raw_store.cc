@@ -31,6 +31,7 @@ class RawStoreImpl final : public RawStore {
     return engine_->NewSource(ReadOptions());
   }
   absl::Status Write(internal::BatchRep* batch) override { return engine_->Write(batch, {}); }
+  absl::Status Flush() override { return engine_->Flush(); }
   absl::Status Compact() override { return engine_->Compact(); }
   absl::Status Checkpoint(const std::string& dest) override { return engine_->Checkpoint(dest); }
   std::optional<std::string> GetProperty(absl::string_view name) override {
@@ -84,7 +85,8 @@ FilterOps MakeOps() {
 template <int... Bits>
 absl::StatusOr<FilterOps> FindBloom(absl::string_view name, std::integer_sequence<int, Bits...>) {
   std::optional<FilterOps> found;
-  (void)((name == BloomFilter<Bits>::Name() ? (found = MakeOps<BloomFilter<Bits>>(), true) : false) ||
+  (void)((name == BloomFilter<Bits>::Name() ? (found = MakeOps<BloomFilter<Bits>>(), true)
+                                            : false) ||
          ...);
   if (found.has_value()) return *found;
   std::vector<std::string> known = {std::string(NoFilter::Name()),

@@ -29,6 +29,7 @@ class RawStore {
   // Yields deletions too (kind() says which); callers skip them.
   virtual std::unique_ptr<internal::KeySource> NewSource() = 0;
   virtual absl::Status Write(internal::BatchRep* batch) = 0;
+  virtual absl::Status Flush() = 0;
   virtual absl::Status Compact() = 0;
   virtual absl::Status Checkpoint(const std::string& dest) = 0;
   virtual std::optional<std::string> GetProperty(absl::string_view name) = 0;
@@ -52,7 +53,8 @@ struct FilterOps {
                                                     const std::string& type_signature);
   absl::Status (*verify)(const std::string& dir);
   absl::StatusOr<RepairReport> (*repair)(const std::string& dir);
-  std::vector<SegmentSummary> (*segments)(const std::string& dir, const internal::Manifest& manifest);
+  std::vector<SegmentSummary> (*segments)(const std::string& dir,
+                                          const internal::Manifest& manifest);
 };
 
 // The operations for the filter named `name` ("bloom10.v1", "none", ...); Unimplemented if no

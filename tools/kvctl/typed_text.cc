@@ -25,24 +25,36 @@ using internal::ValueCodec;
 template <typename Fn>
 absl::Status WithScalarType(const TypeDesc& type, Fn&& fn) {
   switch (type.kind) {
-    case Kind::kBool: return fn(bool{});
-    case Kind::kFloat: return fn(float{});
-    case Kind::kDouble: return fn(double{});
-    case Kind::kString: return fn(std::string{});
+    case Kind::kBool:
+      return fn(bool{});
+    case Kind::kFloat:
+      return fn(float{});
+    case Kind::kDouble:
+      return fn(double{});
+    case Kind::kString:
+      return fn(std::string{});
     case Kind::kInt:
       switch (type.size) {
-        case 1: return fn(int8_t{});
-        case 2: return fn(int16_t{});
-        case 4: return fn(int32_t{});
-        case 8: return fn(int64_t{});
+        case 1:
+          return fn(int8_t{});
+        case 2:
+          return fn(int16_t{});
+        case 4:
+          return fn(int32_t{});
+        case 8:
+          return fn(int64_t{});
       }
       break;
     case Kind::kUint:
       switch (type.size) {
-        case 1: return fn(uint8_t{});
-        case 2: return fn(uint16_t{});
-        case 4: return fn(uint32_t{});
-        case 8: return fn(uint64_t{});
+        case 1:
+          return fn(uint8_t{});
+        case 2:
+          return fn(uint16_t{});
+        case 4:
+          return fn(uint32_t{});
+        case 8:
+          return fn(uint64_t{});
       }
       break;
     default:
@@ -117,8 +129,8 @@ class SignatureParser {
   }
 
   absl::Status Error(absl::string_view what) const {
-    return absl::InvalidArgumentError(absl::StrCat("type signature \"", in_, "\" at offset ", pos_,
-                                                   ": ", what));
+    return absl::InvalidArgumentError(
+        absl::StrCat("type signature \"", in_, "\" at offset ", pos_, ": ", what));
   }
 
   absl::string_view in_;
@@ -177,11 +189,21 @@ void AppendQuoted(absl::string_view s, std::string* out) {
     }
     s.remove_prefix(1);
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (n == 0 || static_cast<uint8_t>(c) < 0x20 || c == 0x7f) {
           absl::StrAppend(out, "\\x", absl::Hex(static_cast<uint8_t>(c), absl::kZeroPad2));
@@ -197,11 +219,21 @@ void AppendJsonString(absl::string_view s, std::string* out) {
   out->push_back('"');
   for (char c : s) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (static_cast<uint8_t>(c) < 0x20) {
           absl::StrAppend(out, "\\u00", absl::Hex(static_cast<uint8_t>(c), absl::kZeroPad2));
@@ -357,8 +389,9 @@ class TextParser {
         return ExpectEnd();
       }
       default:
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--prefix needs a string, pair or tuple key; this store's keys are ", CppTypeName(top_)));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--prefix needs a string, pair or tuple key; this store's keys are ",
+                         CppTypeName(top_)));
     }
   }
 
@@ -377,7 +410,8 @@ class TextParser {
           KV_RETURN_IF_ERROR(ParseElement(type.elements[i], role, out));
         }
         SkipSpace();
-        if (!Eat(')')) return Error(type, absl::StrCat("')' after ", type.elements.size(), " elements"));
+        if (!Eat(')'))
+          return Error(type, absl::StrCat("')' after ", type.elements.size(), " elements"));
         return absl::OkStatus();
       }
       case Kind::kPod: {
@@ -427,7 +461,8 @@ class TextParser {
   }
 
   absl::Status ParseScalar(const TypeDesc& type, std::string* v) {
-    if (!(pos_ < text_.size() && text_[pos_] == '"')) return Error(type, "a string in double quotes");
+    if (!(pos_ < text_.size() && text_[pos_] == '"'))
+      return Error(type, "a string in double quotes");
     return ParseString(v);
   }
 
@@ -447,7 +482,8 @@ class TextParser {
         return absl::OkStatus();
       }
       if (lower == "inf" || lower == "infinity" || lower == "-inf" || lower == "-infinity") {
-        *v = lower[0] == '-' ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+        *v = lower[0] == '-' ? -std::numeric_limits<T>::infinity()
+                             : std::numeric_limits<T>::infinity();
         return absl::OkStatus();
       }
       const auto result = std::from_chars(lower.data(), lower.data() + lower.size(), *v);
@@ -485,12 +521,24 @@ class TextParser {
       if (pos_ >= text_.size()) return Error(str, "an escape after '\\'");
       const char e = text_[pos_++];
       switch (e) {
-        case '"': s->push_back('"'); break;
-        case '\\': s->push_back('\\'); break;
-        case 'n': s->push_back('\n'); break;
-        case 'r': s->push_back('\r'); break;
-        case 't': s->push_back('\t'); break;
-        case '0': s->push_back('\0'); break;
+        case '"':
+          s->push_back('"');
+          break;
+        case '\\':
+          s->push_back('\\');
+          break;
+        case 'n':
+          s->push_back('\n');
+          break;
+        case 'r':
+          s->push_back('\r');
+          break;
+        case 't':
+          s->push_back('\t');
+          break;
+        case '0':
+          s->push_back('\0');
+          break;
         case 'x': {
           int hi, lo;
           if (pos_ + 2 > text_.size() || (hi = HexValue(text_[pos_])) < 0 ||
@@ -515,11 +563,13 @@ class TextParser {
   }
 
   absl::Status ParseHexDigits(const TypeDesc& type, std::string* out) {
-    while (pos_ + 1 < text_.size() && HexValue(text_[pos_]) >= 0 && HexValue(text_[pos_ + 1]) >= 0) {
+    while (pos_ + 1 < text_.size() && HexValue(text_[pos_]) >= 0 &&
+           HexValue(text_[pos_ + 1]) >= 0) {
       out->push_back(static_cast<char>(HexValue(text_[pos_]) * 16 + HexValue(text_[pos_ + 1])));
       pos_ += 2;
     }
-    if (pos_ < text_.size() && HexValue(text_[pos_]) >= 0) return Error(type, "an even number of hex digits");
+    if (pos_ < text_.size() && HexValue(text_[pos_]) >= 0)
+      return Error(type, "an even number of hex digits");
     return absl::OkStatus();
   }
 
@@ -591,14 +641,22 @@ StoreTypes ParseStoreSignature(absl::string_view signature) {
 
 std::string CppTypeName(const TypeDesc& type) {
   switch (type.kind) {
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return absl::StrCat("int", type.size * 8, "_t");
-    case Kind::kUint: return absl::StrCat("uint", type.size * 8, "_t");
-    case Kind::kFloat: return "float";
-    case Kind::kDouble: return "double";
-    case Kind::kString: return "std::string";
-    case Kind::kPod: return absl::StrCat("struct of ", type.size, " bytes");
-    case Kind::kBytes: return "bytes";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return absl::StrCat("int", type.size * 8, "_t");
+    case Kind::kUint:
+      return absl::StrCat("uint", type.size * 8, "_t");
+    case Kind::kFloat:
+      return "float";
+    case Kind::kDouble:
+      return "double";
+    case Kind::kString:
+      return "std::string";
+    case Kind::kPod:
+      return absl::StrCat("struct of ", type.size, " bytes");
+    case Kind::kBytes:
+      return "bytes";
     case Kind::kPair:
     case Kind::kTuple: {
       std::vector<std::string> names;

@@ -30,7 +30,7 @@ namespace kvstore::kvctl {
 struct TypeDesc {
   enum class Kind { kBool, kInt, kUint, kFloat, kDouble, kString, kPod, kPair, kTuple, kBytes };
   Kind kind = Kind::kBytes;
-  size_t size = 0;  // Bytes of an integer (1, 2, 4, 8) or of a pod.
+  size_t size = 0;                 // Bytes of an integer (1, 2, 4, 8) or of a pod.
   std::vector<TypeDesc> elements;  // Of a pair or tuple.
 
   static TypeDesc Bytes() { return TypeDesc(); }

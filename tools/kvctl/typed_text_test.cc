@@ -71,13 +71,16 @@ void ExpectText(const T& v, const std::string& text, const std::string& json = "
 }
 
 TEST(TypedTextTest, SignaturesAndCppNames) {
-  EXPECT_EQ(CppTypeName(TypeOf<std::tuple<std::string, int32_t>>()), "std::tuple<std::string, int32_t>");
+  EXPECT_EQ(CppTypeName(TypeOf<std::tuple<std::string, int32_t>>()),
+            "std::tuple<std::string, int32_t>");
   EXPECT_EQ(CppTypeName(TypeOf<std::pair<uint8_t, std::tuple<bool, float>>>()),
             "std::pair<uint8_t, std::tuple<bool, float>>");
   const StoreTypes types = ParseStoreSignature("tuple<str,i32>->f64");
   EXPECT_TRUE(types.described);
   EXPECT_EQ(CppTypeName(types), "std::tuple<std::string, int32_t> -> double");
-  struct Pod16 { int64_t a, b; };
+  struct Pod16 {
+    int64_t a, b;
+  };
   EXPECT_EQ(CppTypeName(TypeOf<Pod16>()), "struct of 16 bytes");
   EXPECT_FALSE(ParseStoreSignature("").described);
   EXPECT_FALSE(ParseStoreSignature("str->i64 (serializer 5MySer)").described);
@@ -90,7 +93,8 @@ TEST(TypedTextTest, Integers) {
   ExpectText<int8_t>(-128, "-128");
   ExpectText<int16_t>(-5, "-5");
   ExpectText<int32_t>(std::numeric_limits<int32_t>::min(), "-2147483648");
-  ExpectText<int64_t>(std::numeric_limits<int64_t>::max(), "9223372036854775807", "9223372036854775807");
+  ExpectText<int64_t>(std::numeric_limits<int64_t>::max(), "9223372036854775807",
+                      "9223372036854775807");
   ExpectText<uint8_t>(255, "255");
   ExpectText<uint16_t>(0, "0");
   ExpectText<uint32_t>(4000000000u, "4000000000");
@@ -134,11 +138,15 @@ TEST(TypedTextTest, Strings) {
   ExpectText<std::string>("", "\"\"", "\"\"");
   ExpectText<std::string>("Oslo", "\"Oslo\"", "\"Oslo\"");
   ExpectText<std::string>("say \"hi\"\\", "\"say \\\"hi\\\"\\\\\"", "\"say \\\"hi\\\"\\\\\"");
-  ExpectText<std::string>("line1\nline2\ttab\r", "\"line1\\nline2\\ttab\\r\"", "\"line1\\nline2\\ttab\\r\"");
+  ExpectText<std::string>("line1\nline2\ttab\r", "\"line1\\nline2\\ttab\\r\"",
+                          "\"line1\\nline2\\ttab\\r\"");
   ExpectText<std::string>(std::string("a\0b", 3), "\"a\\x00b\"", "\"a\\u0000b\"");
   ExpectText<std::string>("Blåbær ✓", "\"Blåbær ✓\"", "\"Blåbær ✓\"");
   // Not UTF-8: escaped bytes in text, hex in JSON.
-  ExpectText<std::string>("\xff\xfe" "a\xc3", "\"\\xff\\xfea\\xc3\"", "{\"hex\": \"fffe61c3\"}");
+  ExpectText<std::string>(
+      "\xff\xfe"
+      "a\xc3",
+      "\"\\xff\\xfea\\xc3\"", "{\"hex\": \"fffe61c3\"}");
   // A bare string key is taken as it is; a value must be quoted.
   const TypeDesc str = TypeOf<std::string>();
   std::string parsed;
@@ -150,7 +158,8 @@ TEST(TypedTextTest, Strings) {
 }
 
 TEST(TypedTextTest, TuplesPairsAndNesting) {
-  ExpectText(std::make_tuple(std::string("Oslo"), int32_t{2024}), "(\"Oslo\", 2024)", "[\"Oslo\", 2024]");
+  ExpectText(std::make_tuple(std::string("Oslo"), int32_t{2024}), "(\"Oslo\", 2024)",
+             "[\"Oslo\", 2024]");
   ExpectText(std::make_pair(std::string(""), -1.5), "(\"\", -1.5)");
   ExpectText(std::make_tuple(std::make_pair(int8_t{-1}, std::string("a\"b")),
                              std::make_tuple(true, uint64_t{7}), std::string("\n")),
@@ -165,7 +174,9 @@ TEST(TypedTextTest, TuplesPairsAndNesting) {
 }
 
 TEST(TypedTextTest, PodsAndBytes) {
-  struct Point { int32_t x, y; };
+  struct Point {
+    int32_t x, y;
+  };
   const Point p{1, -1};
   ExpectText(p, "pod<8>:01000000ffffffff", "{\"pod\": 8, \"hex\": \"01000000ffffffff\"}");
   const TypeDesc bytes = TypeDesc::Bytes();
@@ -186,7 +197,8 @@ TEST(TypedTextTest, ErrorsNameTheExpectedType) {
   EXPECT_NE(s.message().find("out of range"), absl::string_view::npos) << s;
   s = ParseText(TypeOf<std::tuple<std::string, int32_t>>(), Role::kKey, "(\"Oslo\")", &parsed);
   EXPECT_NE(s.message().find("std::tuple<std::string, int32_t>"), absl::string_view::npos) << s;
-  s = ParseText(TypeOf<std::tuple<std::string, int32_t>>(), Role::kKey, "(\"Oslo\", 1, 2)", &parsed);
+  s = ParseText(TypeOf<std::tuple<std::string, int32_t>>(), Role::kKey, "(\"Oslo\", 1, 2)",
+                &parsed);
   EXPECT_FALSE(s.ok());
   s = ParseText(TypeOf<bool>(), Role::kValue, "yes", &parsed);
   EXPECT_NE(s.message().find("true or false"), absl::string_view::npos) << s;
