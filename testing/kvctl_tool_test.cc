@@ -277,6 +277,19 @@ TEST(KvctlTest, DatabaseTables) {
   r = Kvctl({"count", dir});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "users\t2\nvisits\t1\ntotal\t3\n");
+  // A table dumps and loads back by name; its types must match the target table's.
+  const std::string dump = testing::NewTempDir("db_dump") + ".tsv";
+  r = Kvctl({"dump", dir, "--table", "users"}, dump);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFile(dump), "# kvctl dump v1 types: str->i64\n\"ada\"\t36\n\"bob\"\t-7\n");
+  std::ofstream(dump, std::ios::app) << "\"cy\"\t1\n";
+  r = Kvctl({"load", dir, dump, "--table", "users"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Kvctl({"count", dir, "--table", "users"});
+  EXPECT_EQ(r.out, "3\n");
+  r = Kvctl({"load", dir, dump, "--table", "visits"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "std::pair<int32_t, bool> -> std::string")) << r.err;
   r = Kvctl({"scan", dir, "--table", "nope"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(Contains(r.err, "no table \"nope\"")) << r.err;
