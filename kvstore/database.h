@@ -349,7 +349,7 @@ class DatabaseShared {
   }
 
   // Reads the catalog and finishes drops a crash interrupted; called once at open.
-  absl::Status LoadCatalog() {
+  absl::Status LoadCatalog(bool finish_drops = true) {
     const std::string lo = TablePrefix(kCatalogTableId);
     const std::string hi = PrefixSuccessor(lo);
     std::vector<uint32_t> pending_drops;
@@ -379,6 +379,7 @@ class DatabaseShared {
       }
       KV_RETURN_IF_ERROR(source->status());
     }
+    if (!finish_drops) return absl::OkStatus();
     for (uint32_t id : pending_drops) KV_RETURN_IF_ERROR(FinishDrop(id));
     return absl::OkStatus();
   }
@@ -1249,8 +1250,17 @@ class Database {
                         internal::Engine<Filter>::Open(dir, options, internal::kDatabaseTypeSignature,
                                                        internal::CodecFor<Compression>()));
     auto shared = std::make_shared<Shared>(std::move(engine));
-    KV_RETURN_IF_ERROR(shared->LoadCatalog());
+    // Read-only, a drop a crash interrupted stays unfinished (its table is not listed).
+    KV_RETURN_IF_ERROR(shared->LoadCatalog(/*finish_drops=*/!options.read_only));
     return std::unique_ptr<Database>(new Database(std::move(shared)));
+  }
+
+  // Opens the database in `dir` for reading only: see Options::read_only and
+  // KVStore::OpenReadOnly. OpenTable of a table that does not exist fails (FailedPrecondition).
+  static absl::StatusOr<std::unique_ptr<Database>> OpenReadOnly(const std::string& dir,
+                                                                Options options = {}) {
+    options.read_only = true;
+    return Open(dir, options);
   }
 
   ~Database() { Close().IgnoreError(); }
@@ -1328,6 +1338,11 @@ class Database {
 
   absl::Status Flush() { return shared_->engine()->Flush(); }
   absl::Status Compact() { return shared_->engine()->Compact(); }
+  // A consistent copy of every table as of now (see KVStore::Checkpoint): a committed
+  // transaction is in it whole or not at all.
+  absl::Status Checkpoint(const std::string& dest_dir) {
+    return shared_->engine()->Checkpoint(dest_dir);
+  }
   absl::Status WaitForBackgroundWork() { return shared_->engine()->WaitForBackgroundWork(); }
   std::optional<std::string> GetProperty(absl::string_view name) const {
     return shared_->engine()->GetProperty(name);

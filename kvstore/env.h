@@ -96,6 +96,12 @@ class Env {
   virtual absl::Status CreateDir(const std::string& dir) = 0;
   // Makes the directory's entries (created, renamed, removed files) durable.
   virtual absl::Status SyncDir(const std::string& dir) = 0;
+  // Gives the file `from` a second name `to` (a hard link), durable after SyncDir. Callers copy
+  // the file instead when this fails: across file systems, or in an Env without links (the
+  // default, so that an existing Env need not implement it).
+  virtual absl::Status LinkFile(const std::string& from, const std::string& to) {
+    return absl::UnimplementedError(absl::StrCat("this Env has no hard links (", from, ")"));
+  }
   // Takes an exclusive lock on `path` (creating it) that another process or another LockFile
   // call in this process cannot take until released.
   virtual absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
@@ -133,6 +139,9 @@ class EnvWrapper : public Env {
   }
   absl::Status CreateDir(const std::string& dir) override { return target_->CreateDir(dir); }
   absl::Status SyncDir(const std::string& dir) override { return target_->SyncDir(dir); }
+  absl::Status LinkFile(const std::string& from, const std::string& to) override {
+    return target_->LinkFile(from, to);
+  }
   absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
     return target_->LockFile(path);
   }
@@ -562,6 +571,11 @@ class PosixEnv final : public Env {
     if (::fsync(fd) != 0) s = PosixError("fsync of directory", dir, errno);
     ::close(fd);
     return s;
+  }
+
+  absl::Status LinkFile(const std::string& from, const std::string& to) override {
+    if (::link(from.c_str(), to.c_str()) != 0) return PosixError("cannot link to " + to, from, errno);
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {

@@ -12,8 +12,9 @@
 // Lifecycle, from any thread:
 //  - Close() may be called at any moment, from any thread, any number of times. From the moment it
 //    starts, every new call fails with FailedPrecondition ("store is closed"): Set, Delete, Write,
-//    Get, GetInto, Flush, Compact, Verify, WaitForBackgroundWork; NewIterator and Scan give an
-//    iterator or range that is never valid and whose status() says so; GetProperty gives nullopt.
+//    Get, GetInto, Flush, Compact, Verify, Checkpoint, WaitForBackgroundWork; NewIterator and Scan
+//    give an iterator or range that is never valid and whose status() says so; GetProperty gives
+//    nullopt.
 //  - Calls already in flight finish or fail cleanly: writes queued before Close are applied and
 //    acknowledged (the WAL is synced before Close returns); a Compact() stops at its next record and
 //    returns FailedPrecondition (its inputs stay); a Flush() waiting for its MemTable returns
@@ -179,6 +180,15 @@ class KVStore {
     return std::unique_ptr<KVStore>(new KVStore(std::move(engine)));
   }
 
+  // Opens the store in `dir` for reading only (Options::read_only): nothing in the directory is
+  // written or locked, so a store another process holds open may be read; it is read as it was
+  // at this open. Writes fail with FailedPrecondition. NotFound if `dir` holds no store.
+  static absl::StatusOr<std::unique_ptr<KVStore>> OpenReadOnly(const std::string& dir,
+                                                              Options options = {}) {
+    options.read_only = true;
+    return Open(dir, options);
+  }
+
   ~KVStore() { Close().IgnoreError(); }
 
   absl::Status Set(const Key& key, const Value& value, const WriteOptions& options = {}) {
@@ -262,6 +272,12 @@ class KVStore {
 
   // Checks the checksum of every block of every live segment; DataLoss names the damaged file.
   absl::Status Verify() const { return engine_->Verify(); }
+
+  // Writes a consistent copy of the store as of now into `dest_dir`, which must not exist or be
+  // empty (else AlreadyExists); it opens as a normal store and is durable when this returns.
+  // Segments are hard-linked (copied across file systems), so it is cheap; later writes to this
+  // store do not reach it. Writes wait while it is taken. Works on a read-only open too.
+  absl::Status Checkpoint(const std::string& dest_dir) { return engine_->Checkpoint(dest_dir); }
 
   // Waits until background flushes and compactions have caught up.
   absl::Status WaitForBackgroundWork() { return engine_->WaitForBackgroundWork(); }

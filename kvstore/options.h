@@ -62,6 +62,15 @@ struct Options {
   // verified before cost no hashing otherwise; corruption found later is still reported.
   bool paranoid_checks = false;
 
+  // Open without writing anything: no LOCK taken, no WAL started, no flush, compaction or file
+  // deletion, nothing created. The WAL is replayed into memory (a torn tail, such as a record
+  // another process is writing at that moment, is the end of the log). The store is a snapshot
+  // as of the open, and may be open for writing by another process meanwhile: later writes are
+  // not seen, and segments that process deletes stay readable through the files already open.
+  // Writes, Flush, Compact and transaction commits fail with FailedPrecondition.
+  // create_if_missing and error_if_exists are ignored (a missing store is NotFound).
+  bool read_only = false;
+
   // Every file operation goes through this interface; nullptr means the POSIX one.
   Env* env = nullptr;
 };

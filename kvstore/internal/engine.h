@@ -47,6 +47,7 @@
 #include "kvstore/env.h"
 #include "kvstore/filter.h"
 #include "kvstore/internal/batch.h"
+#include "kvstore/internal/checkpoint.h"
 #include "kvstore/internal/compaction_picker.h"
 #include "kvstore/internal/format.h"
 #include "kvstore/internal/hash.h"
@@ -110,6 +111,10 @@ class Engine {
                                                       const std::string& type_signature,
                                                       const BlockCodec* codec = nullptr) {
     auto engine = std::unique_ptr<Engine>(new Engine(dir, options, type_signature, codec));
+    if (options.read_only) {
+      KV_RETURN_IF_ERROR(engine->RecoverReadOnly());
+      return engine;  // No background threads: nothing may be written.
+    }
     KV_RETURN_IF_ERROR(engine->Recover());
     engine->flush_thread_ = std::thread([e = engine.get()] { e->FlushLoop(); });
     engine->compaction_thread_ = std::thread([e = engine.get()] { e->CompactionLoop(); });
@@ -280,6 +285,35 @@ class Engine {
     return VerifyStoreFiles<Filter>(env_, dir_, decoding_);
   }
 
+  // Writes a copy of the store as of now into `dest` (new, or an empty directory), durable when
+  // this returns; see checkpoint.h for its files. The cut is taken with writes held back (a
+  // moment when no write is half applied), and the MemTables go into the copy as a new WAL of
+  // their newest versions rather than by flushing first or copying the WAL files: a flush would
+  // write a segment here and delay every write behind it, and a WAL being appended to has no
+  // cut point a reader can see (nor, on a read-only open, the bytes this open replayed), while
+  // the MemTables hold exactly the state at the cut in at most two MemTables' worth of bytes.
+  // Writes wait until the copy is written; manifest edits (whose file deletions would race the
+  // links) wait too, and flushes and compactions otherwise go on.
+  absl::Status Checkpoint(const std::string& dest) {
+    KV_ASSIGN_OR_RETURN(UserOperation op, BeginUserOperation());
+    KV_RETURN_IF_ERROR(PrepareCheckpointDir(env_, dest));
+    return RunExclusive([&]() -> absl::Status {
+      std::lock_guard<std::mutex> manifest_lock(manifest_mu_);
+      std::shared_ptr<const View> view;
+      Manifest manifest;
+      uint64_t sequence;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        view = view_;
+        manifest = manifest_;
+        sequence = last_sequence_.load(std::memory_order_acquire);
+      }
+      if (view == nullptr) return ClosedError();
+      return WriteCheckpoint<Filter>(env_, dest, view->version->runs, view->imm.get(),
+                                     view->mem.get(), manifest, sequence);
+    });
+  }
+
   // Lifecycle (kvstore.h states it for users): from the moment Close starts, new calls fail with
   // FailedPrecondition; compactions stop at their next record and flushes being waited for are
   // abandoned (their WAL still holds the data); Close then waits for every call in flight (user
@@ -421,7 +455,7 @@ class Engine {
               !CompactionNeededLocked());
     });
     if (shutting_down_) return ClosedError();
-    return fatal_;
+    return options_.read_only ? absl::OkStatus() : fatal_;  // No background work read-only.
   }
 
   const std::string& dir() const { return dir_; }
@@ -458,6 +492,11 @@ class Engine {
         std::clamp(options.slowdown_segments, options.compaction_trigger + 1, kMaxRuns + 1);
     options.stop_segments =
         std::clamp(options.stop_segments, options.slowdown_segments + 1, kMaxRuns + 2);
+    if (options.read_only) {  // Nothing may be created; no compaction will be waited for.
+      options.create_if_missing = false;
+      options.error_if_exists = false;
+      options.background_compaction = false;
+    }
     return options;
   }
 
@@ -546,7 +585,9 @@ class Engine {
       }
       KV_RETURN_IF_ERROR(env_->CreateDir(dir_));
     }
-    KV_ASSIGN_OR_RETURN(lock_, env_->LockFile(LockFileName(dir_)));
+    if (!options_.read_only) {
+      KV_ASSIGN_OR_RETURN(lock_, env_->LockFile(LockFileName(dir_)));
+    }
     KV_ASSIGN_OR_RETURN(std::vector<std::string> children, env_->GetChildren(dir_));
 
     Manifest manifest;
@@ -626,6 +667,14 @@ class Engine {
     mem_ = std::make_shared<MemTable>(std::max<uint64_t>(options_.memtable_bytes, wal_bytes));
     for (uint64_t number : wals) KV_RETURN_IF_ERROR(ReplayWal(number, &last_sequence));
     last_sequence_.store(last_sequence, std::memory_order_release);
+    if (options_.read_only) {
+      std::lock_guard<std::mutex> lock(mu_);
+      PublishViewLocked();
+      SetFatalLocked(absl::FailedPreconditionError(
+          absl::StrCat("store at ", dir_, " is open read-only (Options::read_only): writes, "
+                       "Flush, Compact and commits are refused")));
+      return absl::OkStatus();
+    }
 
     // New writes go to a new WAL: appending after a torn tail would make it look like damage.
     KV_RETURN_IF_ERROR(NewWal());
@@ -662,6 +711,24 @@ class Engine {
     }
     return absl::OkStatus();
   }
+
+  // Recover without writing. Another process may be writing the store meanwhile: a compaction
+  // there may delete a segment between our reading the manifest and opening it, a flush may
+  // delete a WAL before we read it (NotFound), and a WAL being appended to may show a record
+  // whose later bytes arrived before its earlier ones (DataLoss, gone when read again). Each
+  // means the files moved on under us, so recovery starts over from the new manifest.
+  absl::Status RecoverReadOnly() {
+    absl::Status s;
+    for (int attempt = 0; attempt < kReadOnlyOpenAttempts; ++attempt) {
+      if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(attempt));
+      wal_tail_bytes_dropped_ = 0;
+      s = Recover();
+      if (!absl::IsNotFound(s) && !absl::IsDataLoss(s)) return s;
+      if (!env_->FileExists(ManifestFileName(dir_))) return s;  // No store: nothing to wait for.
+    }
+    return s;
+  }
+  static constexpr int kReadOnlyOpenAttempts = 10;
 
   absl::Status ReplayWal(uint64_t number, uint64_t* last_sequence) {
     MemTable* mem = mem_.get();

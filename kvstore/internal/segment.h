@@ -537,6 +537,8 @@ class Segment {
 
   const SegmentInfo& info() const { return info_; }
   const std::string& file_name() const { return name_; }
+  // The open file: readable even after another process deletes the name (Checkpoint copies it).
+  const RandomAccessFile& file() const { return *file_; }
   size_t num_blocks() const { return block_keys_.size(); }
 
   // Bytes this segment keeps in memory for lookups: its filter and its index.
