@@ -54,6 +54,25 @@ uint64_t SegmentBytes(const auto& store) {
 
 constexpr int kKeys = 8000;
 
+// The store's one segment file (FillAndFlush writes one).
+std::string OnlySegment(const std::string& dir) {
+  std::string segment;
+  for (const auto& name : ValueOrDie(Env::Default()->GetChildren(dir))) {
+    if (absl::EndsWith(name, ".seg")) segment = dir + "/" + name;
+  }
+  EXPECT_FALSE(segment.empty()) << dir;
+  return segment;
+}
+
+void FlipBits(const std::string& path, std::streamoff offset, char mask) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(offset);
+  char c;
+  f.get(c);
+  f.seekp(offset);
+  f.put(static_cast<char>(c ^ mask));
+}
+
 template <typename Compression>
 std::string FillAndFlush(bool compressible, Options options = {}) {
   const std::string dir = NewTempDir();
@@ -194,20 +213,7 @@ TEST(CompressionTest, AnUncompressedStoreTakesAPolicyLater) {
 
 TEST(CompressionTest, DamagedCompressedBlocksAreDataLossNotData) {
   const std::string dir = FillAndFlush<Snappy>(true);
-  std::string segment;
-  for (const auto& name : ValueOrDie(Env::Default()->GetChildren(dir))) {
-    if (absl::EndsWith(name, ".seg")) segment = dir + "/" + name;
-  }
-  ASSERT_FALSE(segment.empty());
-  {
-    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(100);  // Inside the first block's compressed bytes.
-    char c;
-    f.seekg(100);
-    f.get(c);
-    f.seekp(100);
-    f.put(static_cast<char>(c ^ 0x40));
-  }
+  FlipBits(OnlySegment(dir), 100, 0x40);  // Inside the first block's compressed bytes.
   auto store = Store<Snappy>::Open(dir).value();
   EXPECT_TRUE(absl::IsDataLoss(store->Get(Key(0)).status()));
   EXPECT_TRUE(absl::IsDataLoss(store->Verify()));
@@ -216,24 +222,13 @@ TEST(CompressionTest, DamagedCompressedBlocksAreDataLossNotData) {
 
 TEST(CompressionTest, RepairKeepsCompressedBlocksAndRefusesAnotherPolicy) {
   const std::string dir = FillAndFlush<Lz4>(true);
-  std::string segment;
-  for (const auto& name : ValueOrDie(Env::Default()->GetChildren(dir))) {
-    if (absl::EndsWith(name, ".seg")) segment = dir + "/" + name;
-  }
-  ASSERT_FALSE(segment.empty());
+  const std::string segment = OnlySegment(dir);
   // Repair with a policy that cannot read the blocks: refused, nothing moved.
   auto wrong = Repair<BloomFilter<10>, Snappy>(dir);
   EXPECT_TRUE(absl::IsFailedPrecondition(wrong.status())) << wrong.status();
   EXPECT_NE(wrong.status().message().find("lz4"), std::string::npos) << wrong.status();
   EXPECT_TRUE(Env::Default()->FileExists(segment));
-  {
-    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(5000);  // Inside some block after the first.
-    char c;
-    f.get(c);
-    f.seekp(5000);
-    f.put(static_cast<char>(c ^ 0x01));
-  }
+  FlipBits(segment, 5000, 0x01);  // Inside some block after the first.
   auto report = Repair<BloomFilter<10>, Lz4>(dir);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_GT(report->records_dropped, 0u);
