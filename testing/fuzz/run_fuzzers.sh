@@ -24,9 +24,10 @@ declare -A max_len=(
   [serializer_fuzzer]=256
   [manifest_fuzzer]=1024
   [bloom_fuzzer]=4096
+  [block_rebuild_fuzzer]=2048
 )
 all_targets=(wal_fuzzer segment_fuzzer segment_mutation_fuzzer serializer_fuzzer manifest_fuzzer
-             bloom_fuzzer)
+             bloom_fuzzer block_rebuild_fuzzer)
 
 flags=()
 targets=()
