@@ -9,9 +9,9 @@
 // Options::block_cache_bytes. Every block records its codec, so a store opened with a policy that
 // cannot read one of its blocks reports FailedPrecondition naming both, never garbage.
 //
-// Each policy needs its Debian package (libsnappy-dev, liblz4-dev, libzstd-dev) and its Bazel
-// target (//kvstore:snappy, //kvstore:lz4, //kvstore:zstd), which links the library; a program
-// that names none of them links none.
+// Each policy needs its Debian package (libsnappy-dev, liblz4-dev, libzstd-dev; tools/bazel
+// installs all three). //kvstore puts the libraries on the link line --as-needed, so a program
+// depends on one only if it names its policy; //kvstore:snappy, :lz4 and :zstd name one each.
 #ifndef KVSTORE_COMPRESSION_H_
 #define KVSTORE_COMPRESSION_H_
 

@@ -19,7 +19,7 @@ chroot_dir=${KVSTORE_SID_CHROOT:-/var/tmp/kvstore-sid-chroot}
 # Everything the check needs inside the chroot: Bazel 7 (its JDK comes with it), a compiler and
 # the libraries the stand-in modules wrap.
 readonly CHROOT_PACKAGES=(bazel-bootstrap g++ libabsl-dev libxxhash-dev libgtest-dev libgmock-dev
-                          libbenchmark-dev)
+                          libbenchmark-dev libsnappy-dev liblz4-dev libzstd-dev)
 readonly TESTS=(//testing:status_test //testing:serializer_test //testing:filter_test
                 //testing:kvstore_test //testing:database_test //examples:quickstart
                 //examples:tables)
