@@ -142,6 +142,21 @@ class KvStoreEngine final : public BenchEngine {
     return store_->Delete(Buffered(key, 0), options);
   }
 
+  absl::Status Write(const std::vector<BatchOp>& ops, bool sync) override {
+    thread_local Store::WriteBatch batch;
+    batch.Clear();
+    for (const BatchOp& op : ops) {
+      if (op.is_delete) {
+        batch.Delete(Buffered(op.key, 0));
+      } else {
+        batch.Set(Buffered(op.key, 0), Buffered(op.value, 1));
+      }
+    }
+    WriteOptions options;
+    options.sync = sync;
+    return store_->Write(batch, options);
+  }
+
   bool SupportsIterator() const override { return HasIterator<Store>; }
 
   std::unique_ptr<BenchIterator> NewIterator() override {

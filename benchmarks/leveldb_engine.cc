@@ -15,6 +15,7 @@
 #include "leveldb/filter_policy.h"
 #include "leveldb/iterator.h"
 #include "leveldb/options.h"
+#include "leveldb/write_batch.h"
 
 namespace kvstore::bench {
 namespace {
@@ -170,6 +171,20 @@ class LevelDbEngine final : public BenchEngine {
     leveldb::WriteOptions options;
     options.sync = sync;
     return FromLevelDb(db_->Delete(options, ToSlice(key)));
+  }
+
+  absl::Status Write(const std::vector<BatchOp>& ops, bool sync) override {
+    leveldb::WriteBatch batch;
+    for (const BatchOp& op : ops) {
+      if (op.is_delete) {
+        batch.Delete(ToSlice(op.key));
+      } else {
+        batch.Put(ToSlice(op.key), ToSlice(op.value));
+      }
+    }
+    leveldb::WriteOptions options;
+    options.sync = sync;
+    return FromLevelDb(db_->Write(options, &batch));
   }
 
   bool SupportsIterator() const override { return true; }

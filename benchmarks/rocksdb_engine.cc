@@ -13,6 +13,7 @@
 #include "rocksdb/iterator.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
 
 namespace kvstore::bench {
 namespace {
@@ -90,6 +91,20 @@ class RocksDbEngine final : public BenchEngine {
     rocksdb::WriteOptions options;
     options.sync = sync;
     return FromRocksDb(db_->Delete(options, ToSlice(key)));
+  }
+
+  absl::Status Write(const std::vector<BatchOp>& ops, bool sync) override {
+    rocksdb::WriteBatch batch;
+    for (const BatchOp& op : ops) {
+      if (op.is_delete) {
+        batch.Delete(ToSlice(op.key));
+      } else {
+        batch.Put(ToSlice(op.key), ToSlice(op.value));
+      }
+    }
+    rocksdb::WriteOptions options;
+    options.sync = sync;
+    return FromRocksDb(db_->Write(options, &batch));
   }
 
   bool SupportsIterator() const override { return true; }
