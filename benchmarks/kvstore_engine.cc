@@ -204,7 +204,7 @@ class KvStoreEngine final : public BenchEngine {
     std::string stats;
     if constexpr (HasProperties<Store>) {
       for (const char* name :
-           {"kvstore.num-segments", "kvstore.segment-bytes", "kvstore.flushes",
+           {"kvstore.num-runs", "kvstore.num-segments", "kvstore.segment-bytes", "kvstore.flushes",
             "kvstore.compactions", "kvstore.write-amplification", "kvstore.write-slowdowns",
             "kvstore.write-stops", "kvstore.wal-records", "kvstore.segment-reads",
             "kvstore.filter-negatives"}) {
