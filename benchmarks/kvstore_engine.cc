@@ -182,6 +182,11 @@ class KvStoreEngine final : public BenchEngine {
     return status;
   }
 
+  absl::Status WaitForBackgroundWork() override {
+    if constexpr (HasWaitForBackgroundWork<Store>) return store_->WaitForBackgroundWork();
+    return absl::OkStatus();
+  }
+
   EngineMemory Memory() override {
     EngineMemory memory;
     if constexpr (HasProperties<Store>) {

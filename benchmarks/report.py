@@ -671,7 +671,8 @@ def main():
         md.append("## Slow spots (ms per phase, lower is better)\n")
         md.append("Phases of an outside workload, each on a store just bulk-loaded with "
                   "min(--num, 1,000,000) entries of 24-byte keys and 150-byte values (random "
-                  "order, unsynced batches of 1,000, no manual compaction), kept as db_bench "
+                  "order, unsynced batches of 1,000, no manual compaction; the phase starts once "
+                  "the engine's background work on the load is done), kept as db_bench "
                   "workloads (`slow_*`). Ratios are kvstore's time over the other engine's: "
                   "below 1 kvstore is faster.\n")
         md.extend(slow)

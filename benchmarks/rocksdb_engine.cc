@@ -1,9 +1,11 @@
 // RocksDB behind the benchmark interface: no compression at any level, a 10 bits/key Bloom filter
 // (full filters, format_version 5), everything else at RocksDB's defaults (64 MiB write buffer,
 // 8 MiB block cache, 4 KiB blocks, index and filter blocks held by the table readers).
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -118,6 +120,20 @@ class RocksDbEngine final : public BenchEngine {
     status = db_->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr);
     *how = "Flush + CompactRange(all)";
     return FromRocksDb(status);
+  }
+
+  // Until no flush or compaction is pending or running, at most a minute.
+  absl::Status WaitForBackgroundWork() override {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (std::chrono::steady_clock::now() < deadline) {
+      uint64_t pending = 1, compactions = 1, flushes = 1;
+      db_->GetIntProperty(rocksdb::DB::Properties::kCompactionPending, &pending);
+      db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &compactions);
+      db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningFlushes, &flushes);
+      if (pending == 0 && compactions == 0 && flushes == 0) return absl::OkStatus();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return absl::OkStatus();
   }
 
   EngineMemory Memory() override {

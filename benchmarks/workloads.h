@@ -16,7 +16,8 @@
 // The slow spots (slow_*) are the phases of an outside workload where kvstore once lost to
 // LevelDB, kept here so they stay measured: each starts from a store just bulk-loaded (24-byte
 // keys, 150-byte values, 1M entries in random order, in batches of 1,000, nothing compacted by
-// hand) and reports the whole phase's wall time as the counter phase_ms.
+// hand), once the engine's background work on the load is done (BenchEngine::
+// WaitForBackgroundWork), and reports the whole phase's wall time as the counter phase_ms.
 #ifndef KVSTORE_BENCHMARKS_WORKLOADS_H_
 #define KVSTORE_BENCHMARKS_WORKLOADS_H_
 
