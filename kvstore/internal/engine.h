@@ -754,9 +754,10 @@ class Engine {
   }
 
   // Called by the write leader. Stall policy: while the immutable MemTable is still being flushed,
-  // writes in the last quarter of the MemTable sleep 1 ms each and a full MemTable waits; with many sorted runs waiting for compaction (each costs a read one
-  // more filter probe) each write first sleeps 1 ms (slowing writers gradually so compaction
-  // catches up), and at stop_segments runs writes wait.
+  // writes in the last quarter of the MemTable sleep 1 ms each and a full MemTable waits; with
+  // many sorted runs waiting for compaction (each costs a read one more filter probe) each write
+  // first sleeps 1 ms (slowing writers gradually so compaction catches up), and at stop_segments
+  // runs writes wait.
   absl::Status MakeRoomForWrite(size_t bytes) {
     bool slowed = false;
     for (;;) {
