@@ -44,6 +44,10 @@ ABSL_FLAG(uint64_t, write_buffer_bytes, 0,
 ABSL_FLAG(bool, engine_stats, false,
           "After every workload, print the engine's own statistics (flushes, compactions, stalls) "
           "to stderr");
+ABSL_FLAG(uint64_t, slow_spot_entries, 0,
+          "Entries bulk-loaded (24-byte keys, 150-byte values) before each slow_* workload; "
+          "0: min(--num, 1000000)");
+ABSL_FLAG(bool, slow_spots, true, "Run the slow_* workloads");
 ABSL_FLAG(bool, list_engines, false, "Print the linked engines, one a line, and exit");
 ABSL_FLAG(std::string, db_dir, "",
           "Where the stores are created (a private subdirectory, removed at exit); "
@@ -125,6 +129,8 @@ int Main(int argc, char** argv) {
   config.seed = absl::GetFlag(FLAGS_seed);
   config.zipf_theta = absl::GetFlag(FLAGS_zipf_theta);
   config.db_dir = absl::GetFlag(FLAGS_db_dir);
+  config.slow_spot_entries = absl::GetFlag(FLAGS_slow_spot_entries);
+  config.run_slow_spots = absl::GetFlag(FLAGS_slow_spots);
   config.report_peak_rss = engines.size() == 1;
 
   absl::StatusOr<std::unique_ptr<Suite>> suite = Suite::Create(config);

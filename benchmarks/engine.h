@@ -41,6 +41,13 @@ class BenchIterator {
   virtual absl::Status status() const = 0;
 };
 
+// One operation of a batch (BenchEngine::Write): a Put of `value`, or a Delete of `key`.
+struct BatchOp {
+  absl::string_view key;
+  absl::string_view value;
+  bool is_delete = false;
+};
+
 // What an engine says about its own memory. A figure the engine cannot give stays empty (the
 // report prints n/a); `*_source` says where a figure came from, e.g. the property name or
 // "estimate: ...", so a reader can judge it.
@@ -68,6 +75,8 @@ class BenchEngine {
   // true and *value set when found, false when absent, an error otherwise.
   virtual absl::StatusOr<bool> Get(absl::string_view key, std::string* value) = 0;
   virtual absl::Status Delete(absl::string_view key, bool sync) = 0;
+  // Applies `ops` atomically, in order, with the engine's own batch (one log record).
+  virtual absl::Status Write(const std::vector<BatchOp>& ops, bool sync) = 0;
 
   // Engines that cannot iterate (yet) return false and nullptr; the workloads that need an
   // iterator are then not registered for them, rather than reported with a made-up number.
@@ -78,6 +87,11 @@ class BenchEngine {
   // can, so reads start from a settled store. `*how` says what was done (e.g. "flush only:
   // no Compact()"), for the report.
   virtual absl::Status Settle(std::string* how) = 0;
+
+  // Waits until the engine's background flushes and compactions have caught up (no manual
+  // compaction), so that a timed phase does not start in another phase's backlog. An engine
+  // with no way to tell returns at once.
+  virtual absl::Status WaitForBackgroundWork() { return absl::OkStatus(); }
 
   // Call while open, after the store has been read from (so tables are loaded).
   virtual EngineMemory Memory() = 0;

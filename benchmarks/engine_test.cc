@@ -57,6 +57,23 @@ TEST_P(EngineTest, PutGetDelete) {
   EXPECT_TRUE(engine_->Delete("never-written", false).ok());
 }
 
+TEST_P(EngineTest, BatchAppliesPutsAndDeletesInOrder) {
+  ASSERT_TRUE(engine_->Put("gone", "x", false).ok());
+  const std::vector<BatchOp> ops = {
+      {"a", "1"}, {"b", "2"}, {"a", "3"}, {"gone", "", /*is_delete=*/true}, {"b", "", true}};
+  ASSERT_TRUE(engine_->Write(ops, /*sync=*/true).ok());
+  Reopen();
+  std::string value;
+  absl::StatusOr<bool> found = engine_->Get("a", &value);
+  ASSERT_TRUE(found.ok() && *found);
+  EXPECT_EQ(value, "3");
+  for (const char* key : {"b", "gone"}) {
+    found = engine_->Get(key, &value);
+    ASSERT_TRUE(found.ok());
+    EXPECT_FALSE(*found) << key;
+  }
+}
+
 TEST_P(EngineTest, SettledDataSurvivesReopenAndIteratesInOrder) {
   datagen::Spec spec;
   spec.count = 2000;

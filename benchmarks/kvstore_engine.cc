@@ -142,6 +142,21 @@ class KvStoreEngine final : public BenchEngine {
     return store_->Delete(Buffered(key, 0), options);
   }
 
+  absl::Status Write(const std::vector<BatchOp>& ops, bool sync) override {
+    thread_local Store::WriteBatch batch;
+    batch.Clear();
+    for (const BatchOp& op : ops) {
+      if (op.is_delete) {
+        batch.Delete(Buffered(op.key, 0));
+      } else {
+        batch.Set(Buffered(op.key, 0), Buffered(op.value, 1));
+      }
+    }
+    WriteOptions options;
+    options.sync = sync;
+    return store_->Write(batch, options);
+  }
+
   bool SupportsIterator() const override { return HasIterator<Store>; }
 
   std::unique_ptr<BenchIterator> NewIterator() override {
@@ -167,6 +182,11 @@ class KvStoreEngine final : public BenchEngine {
     return status;
   }
 
+  absl::Status WaitForBackgroundWork() override {
+    if constexpr (HasWaitForBackgroundWork<Store>) return store_->WaitForBackgroundWork();
+    return absl::OkStatus();
+  }
+
   EngineMemory Memory() override {
     EngineMemory memory;
     if constexpr (HasProperties<Store>) {
@@ -189,7 +209,7 @@ class KvStoreEngine final : public BenchEngine {
     std::string stats;
     if constexpr (HasProperties<Store>) {
       for (const char* name :
-           {"kvstore.num-segments", "kvstore.segment-bytes", "kvstore.flushes",
+           {"kvstore.num-runs", "kvstore.num-segments", "kvstore.segment-bytes", "kvstore.flushes",
             "kvstore.compactions", "kvstore.write-amplification", "kvstore.write-slowdowns",
             "kvstore.write-stops", "kvstore.wal-records", "kvstore.segment-reads",
             "kvstore.filter-negatives"}) {

@@ -46,6 +46,23 @@ WORKLOADS = [
     ("mixed_t2", "90% Get / 10% Put of random present keys, 2 threads sharing the store"),
 ]
 
+# Counters of the write workloads: each write timed on its own (db_bench's LatencyHistogram).
+LATENCY_WORKLOADS = ["fillrandom", "overwrite"]
+LATENCY_COUNTERS = [("p50", "p50_us"), ("p99", "p99_us"), ("p99.9", "p999_us"), ("max", "max_us")]
+
+# The phases of an outside workload where kvstore once lost to LevelDB (issue 16), each on a
+# store just bulk-loaded with 24-byte keys and 150-byte values; db_bench reports phase_ms.
+SLOW_SPOTS = [
+    ("slow_synced_batches", "20 synced batches of 1,000 Sets each"),
+    ("slow_count_uncompacted", "counting every entry with an iterator (Next only), before any "
+     "manual compaction"),
+    ("slow_sorted_inserts", "200,000 sorted inserts of new keys after the bulk load, in batches "
+     "of 1,000 (a fifth of the entries when fewer than 1M)"),
+    ("slow_delete_range", "deleting every other key of a 200,000-key range found by iteration, "
+     "in one batch (a fifth of the entries when fewer than 1M)"),
+    ("slow_synced_sets", "200 single synced Sets"),
+]
+
 ROCKSDB_NOTE = (
     "Debian's librocksdb 7.8.3 is built without `-DNDEBUG` (its assertions stay on): on CPU-bound "
     "work it runs about 1.4x slower than a release build of the same version. LevelDB 1.23 from "
@@ -157,12 +174,17 @@ def parse_suite(path):
             continue
         to_us = TIME_UNIT_TO_US.get(entry.get("time_unit", "ns"), 1e-3)
         results[workload] = {
+            **{key: entry[key] for key in EXTRA_FIGURES if key in entry},
             "ops": entry.get("ops/s"),
             "bytes": entry.get("bytes/s"),
             # Process CPU time (all threads) per operation.
             "cpu_us": entry["cpu_time"] * to_us if "cpu_time" in entry else None,
         }
     return results, memory, data.get("context", {})
+
+
+# Figures some workloads report besides ops/s: write latency percentiles, a phase's wall time.
+EXTRA_FIGURES = [key for _, key in LATENCY_COUNTERS] + ["phase_ms"]
 
 
 def median(values):
@@ -182,7 +204,7 @@ def combine_rounds(rounds):
             combined[workload] = {"error": errors[0]}
             continue
         combined[workload] = {}
-        for key in ("ops", "bytes", "cpu_us"):
+        for key in ["ops", "bytes", "cpu_us"] + EXTRA_FIGURES:
             values = [e[key] for e in entries if e.get(key) is not None]
             combined[workload][key] = median(values) if values else None
     return combined
@@ -420,6 +442,36 @@ def memory_table(engines, memory, columns=MEMORY_COLUMNS):
     return lines
 
 
+def latency_table(engines, results):
+    """Per-write latency (µs) of the random fill and the overwrite, a row per workload and engine."""
+    lines = ["| workload | engine | " + " | ".join(f"{name} µs" for name, _ in LATENCY_COUNTERS)
+             + " |", "|---|---" + "|---:" * len(LATENCY_COUNTERS) + "|"]
+    for workload in LATENCY_WORKLOADS:
+        for e in engines:
+            r = results.get(e, {}).get(workload) or {}
+            if not any(key in r for _, key in LATENCY_COUNTERS):
+                continue
+            cells = [f"{r[key]:,.1f}" if r.get(key) is not None else "n/a"
+                     for _, key in LATENCY_COUNTERS]
+            lines.append(f"| `{workload}` | {engine_title(e)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def slow_spots_table(engines, results):
+    """Wall time (ms) of each slow-spot phase per engine, and kvstore's time / LevelDB's."""
+    lines = table_head(engines, "kvstore / LevelDB time", "kvstore / RocksDB time \\*")
+    lines[0] = lines[0].replace("| workload |", "| phase |", 1)
+    for workload, description in SLOW_SPOTS:
+        ms = {e: (results.get(e, {}).get(workload) or {}).get("phase_ms") for e in engines}
+        if not any(ms.values()):
+            continue
+        row = [f"{description} (`{workload}`)"]
+        row += [f"{ms[e]:,.1f}" if ms[e] is not None else "n/a" for e in engines]
+        row += ratio_cells(engines, ms)
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
 def bullet_list(heading, items):
     """Lines of a heading and a bullet per item; none if there are no items."""
     return [heading + "\n"] + [f"- {item}" for item in items] + [""] if items else []
@@ -496,7 +548,8 @@ def main():
         large_results, large_memory, large_contexts = run_pass(
             args, engines, raw_dir, "db_bench_large",
             [f"--num={large_num}", f"--key_size={LARGE_KEY_SIZE}",
-             f"--value_size={args.large_value_size}"], db_bench_flags, failures)
+             f"--value_size={args.large_value_size}", "--slow_spots=false"], db_bench_flags,
+            failures)
         large_config = pass_config(large_contexts, large_num, LARGE_KEY_SIZE,
                                    args.large_value_size)
         large = (large_results, large_memory, large_config)
@@ -604,6 +657,26 @@ def main():
         md.append("Not run (the engine lacks the API; no stand-in number is reported): "
                   + "; ".join(skipped) + ".\n")
     md.extend(bullet_list("Failures:", errors))
+
+    md.append("## Write latency (µs per write, lower is better)\n")
+    md.append("Every Put of the random fill and of the overwrite timed on its own (wall clock, "
+              "into a histogram of 16 buckets per power of two: a percentile is within 1/16 of "
+              "the true one; max is exact). A write that waits for a flush or for compaction to "
+              "catch up shows in p99.9 and max.\n")
+    md.extend(latency_table(engines, results))
+    md.append("")
+
+    slow = slow_spots_table(engines, results)
+    if len(slow) > 2:
+        md.append("## Slow spots (ms per phase, lower is better)\n")
+        md.append("Phases of an outside workload, each on a store just bulk-loaded with "
+                  "min(--num, 1,000,000) entries of 24-byte keys and 150-byte values (random "
+                  "order, unsynced batches of 1,000, no manual compaction; the phase starts once "
+                  "the engine's background work on the load is done), kept as db_bench "
+                  "workloads (`slow_*`). Ratios are kvstore's time over the other engine's: "
+                  "below 1 kvstore is faster.\n")
+        md.extend(slow)
+        md.append("")
 
     md.append("## Memory\n")
     md.extend(memory_table(engines, memory))

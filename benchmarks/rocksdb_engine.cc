@@ -1,9 +1,11 @@
 // RocksDB behind the benchmark interface: no compression at any level, a 10 bits/key Bloom filter
 // (full filters, format_version 5), everything else at RocksDB's defaults (64 MiB write buffer,
 // 8 MiB block cache, 4 KiB blocks, index and filter blocks held by the table readers).
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +15,7 @@
 #include "rocksdb/iterator.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
 
 namespace kvstore::bench {
 namespace {
@@ -92,6 +95,20 @@ class RocksDbEngine final : public BenchEngine {
     return FromRocksDb(db_->Delete(options, ToSlice(key)));
   }
 
+  absl::Status Write(const std::vector<BatchOp>& ops, bool sync) override {
+    rocksdb::WriteBatch batch;
+    for (const BatchOp& op : ops) {
+      if (op.is_delete) {
+        batch.Delete(ToSlice(op.key));
+      } else {
+        batch.Put(ToSlice(op.key), ToSlice(op.value));
+      }
+    }
+    rocksdb::WriteOptions options;
+    options.sync = sync;
+    return FromRocksDb(db_->Write(options, &batch));
+  }
+
   bool SupportsIterator() const override { return true; }
   std::unique_ptr<BenchIterator> NewIterator() override {
     return std::make_unique<RocksDbIterator>(db_->NewIterator(rocksdb::ReadOptions()));
@@ -103,6 +120,20 @@ class RocksDbEngine final : public BenchEngine {
     status = db_->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr);
     *how = "Flush + CompactRange(all)";
     return FromRocksDb(status);
+  }
+
+  // Until no flush or compaction is pending or running, at most a minute.
+  absl::Status WaitForBackgroundWork() override {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (std::chrono::steady_clock::now() < deadline) {
+      uint64_t pending = 1, compactions = 1, flushes = 1;
+      db_->GetIntProperty(rocksdb::DB::Properties::kCompactionPending, &pending);
+      db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &compactions);
+      db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningFlushes, &flushes);
+      if (pending == 0 && compactions == 0 && flushes == 0) return absl::OkStatus();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return absl::OkStatus();
   }
 
   EngineMemory Memory() override {

@@ -110,15 +110,17 @@ class KVStore {
   // Writes applied together by Write(): after a crash, all of them or none are in the store.
   class WriteBatch {
    public:
+    // The encodings go through buffers kept with the batch: a batch of thousands of operations
+    // would otherwise allocate and free two strings per operation.
     void Set(const Key& key, const Value& value) {
-      std::string k, v;
-      if (!Accept(EncodeKeyChecked(key, &k)) || !Accept(EncodeValueChecked(value, &v))) return;
-      rep_.Put(k, v);
+      if (!Accept(EncodeKeyChecked(key, &key_)) || !Accept(EncodeValueChecked(value, &value_))) {
+        return;
+      }
+      rep_.Put(key_, value_);
     }
     void Delete(const Key& key) {
-      std::string k;
-      if (!Accept(EncodeKeyChecked(key, &k))) return;
-      rep_.Delete(k);
+      if (!Accept(EncodeKeyChecked(key, &key_))) return;
+      rep_.Delete(key_);
     }
     void Clear() {
       rep_.Clear();
@@ -137,6 +139,7 @@ class KVStore {
     }
     internal::BatchRep rep_;
     absl::Status status_;
+    std::string key_, value_;  // Scratch for Set and Delete.
   };
 
   // Walks the store in key order. It reads the store as it was when the iterator was created,

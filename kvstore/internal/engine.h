@@ -867,9 +867,10 @@ class Engine {
   }
 
   // Called by the write leader. Stall policy: while the immutable MemTable is still being flushed,
-  // a full MemTable waits; with many sorted runs waiting for compaction (each costs a read one
-  // more filter probe) each write first sleeps 1 ms (slowing writers gradually so compaction
-  // catches up), and at stop_segments runs writes wait.
+  // writes in the last quarter of the MemTable sleep 1 ms each and a full MemTable waits; with
+  // many sorted runs waiting for compaction (each costs a read one more filter probe) each write
+  // first sleeps 1 ms (slowing writers gradually so compaction catches up), and at stop_segments
+  // runs writes wait.
   absl::Status MakeRoomForWrite(size_t bytes) {
     bool slowed = false;
     for (;;) {
@@ -881,7 +882,17 @@ class Engine {
         slowed = true;
         continue;
       }
-      const bool full = mem_->ApproximateMemoryUsage() + bytes > options_.memtable_bytes;
+      const size_t usage = mem_->ApproximateMemoryUsage() + bytes;
+      const bool full = usage > options_.memtable_bytes;
+      // The last quarter of a MemTable filling while the previous one is still being flushed:
+      // each write first sleeps 1 ms, giving the flush the CPU, rather than all waiting for it
+      // at once when the MemTable is full (a stop of tens of milliseconds for one write).
+      if (!full && !slowed && usage > options_.memtable_bytes / 4 * 3 && FlushPending()) {
+        stats_.write_slowdowns.fetch_add(1, std::memory_order_relaxed);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        slowed = true;
+        continue;
+      }
       if (!full && !DeletionsWorthFlushing()) return absl::OkStatus();
       std::unique_lock<std::mutex> lock(mu_);
       if (imm_ != nullptr ||
@@ -901,6 +912,11 @@ class Engine {
       lock.unlock();
       return SwitchMemTable();
     }
+  }
+
+  bool FlushPending() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return imm_ != nullptr;
   }
 
   // Deletions are small in the MemTable and large on disk: once those it holds may free more than

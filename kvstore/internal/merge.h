@@ -271,17 +271,28 @@ class MergedSource final : public KeySource {
       }
       return PickForward();
     }
-    // Moving forward, the other sources sit at or past the current key.
-    if (live_ == 1) {  // The others are exhausted (a full scan of one segment, say).
+    // Moving forward, the other sources sit at or past the current key, and heap_ holds the
+    // valid ones with the current source on top. Those at the current key are older versions:
+    // step them past it first, while the current source's key (viewed, not copied) still holds.
+    if (heap_.size() == 1) {  // The others are exhausted (a full scan of one segment, say).
       current_->Next();
-      if (!current_->Valid()) PickForward();
-      return;
+      if (current_->Valid()) return;  // keys_ is not read while the heap holds one source.
+      return Fail();  // At the end, or failed (status() tells which): nothing current.
     }
-    for (auto& s : sources_) {
-      if (s.get() != current_ && s->Valid() && s->key() == current_->key()) s->Next();
+    if (heap_.empty()) return;
+    const size_t top = heap_.front();
+    PopHeap();
+    while (!heap_.empty() && keys_[heap_.front()] == keys_[top]) {
+      const size_t i = heap_.front();
+      PopHeap();
+      sources_[i]->Next();
+      if (!Refresh(i)) return Fail();
+      if (valid_[i]) PushHeap(i);
     }
-    current_->Next();
-    PickForward();
+    sources_[top]->Next();
+    if (!Refresh(top)) return Fail();
+    if (valid_[top]) PushHeap(top);
+    current_ = heap_.empty() ? nullptr : sources_[heap_.front()].get();
   }
   void Prev() override {
     current_key_.assign(key().data(), key().size());
@@ -312,15 +323,13 @@ class MergedSource final : public KeySource {
   void PickForward() {
     forward_ = true;
     current_ = nullptr;
-    live_ = 0;
-    for (auto& s : sources_) {
-      if (!s->Valid()) {
-        if (!s->status().ok()) return Fail();
-        continue;
-      }
-      ++live_;
-      if (current_ == nullptr || s->key() < current_->key()) current_ = s.get();
+    heap_.clear();
+    for (size_t i = 0; i < sources_.size(); ++i) {
+      if (!Refresh(i)) return Fail();
+      if (valid_[i]) heap_.push_back(i);
     }
+    std::make_heap(heap_.begin(), heap_.end(), After{this});
+    if (!heap_.empty()) current_ = sources_[heap_.front()].get();
   }
   void PickBackward() {
     forward_ = false;
@@ -333,12 +342,49 @@ class MergedSource final : public KeySource {
       if (current_ == nullptr || s->key() > current_->key()) current_ = s.get();
     }
   }
-  void Fail() { current_ = nullptr; }
+  void Fail() {
+    current_ = nullptr;
+    heap_.clear();
+  }
+
+  // Records where source i now is (valid_[i], keys_[i]); false if it failed.
+  bool Refresh(size_t i) {
+    valid_[i] = sources_[i]->Valid();
+    if (valid_[i]) {
+      keys_[i] = sources_[i]->key();
+      return true;
+    }
+    return sources_[i]->status().ok();
+  }
+
+  // Heap order moving forward: smallest key on top, and for equal keys the newest source (the
+  // lowest index), whose version wins.
+  struct After {
+    const MergedSource* merge;
+    bool operator()(size_t a, size_t b) const {
+      const int c = merge->keys_[a].compare(merge->keys_[b]);
+      return c > 0 || (c == 0 && a > b);
+    }
+  };
+  void PopHeap() {
+    std::pop_heap(heap_.begin(), heap_.end(), After{this});
+    heap_.pop_back();
+  }
+  void PushHeap(size_t i) {
+    heap_.push_back(i);
+    std::push_heap(heap_.begin(), heap_.end(), After{this});
+  }
 
   std::vector<std::unique_ptr<KeySource>> sources_;
   KeySource* current_ = nullptr;
   bool forward_ = true;
-  size_t live_ = 0;  // Valid sources, as PickForward counted them.
+  // Moving forward: the valid sources as a heap (After), each source's validity and key as of
+  // its last move, so that stepping costs about log2(sources) key comparisons and no virtual
+  // calls to re-read keys that did not move. A full scan over many sorted runs (an uncompacted
+  // store) spends most of its time here.
+  std::vector<size_t> heap_;
+  std::vector<uint8_t> valid_ = std::vector<uint8_t>(sources_.size(), 0);
+  std::vector<absl::string_view> keys_ = std::vector<absl::string_view>(sources_.size());
   std::string current_key_;
 };
 
