@@ -867,7 +867,7 @@ class Engine {
   }
 
   // Called by the write leader. Stall policy: while the immutable MemTable is still being flushed,
-  // writes in the last quarter of the MemTable sleep 1 ms each and a full MemTable waits; with
+  // small writes in the last quarter of the MemTable sleep 1 ms each and a full MemTable waits; with
   // many sorted runs waiting for compaction (each costs a read one more filter probe) each write
   // first sleeps 1 ms (slowing writers gradually so compaction catches up), and at stop_segments
   // runs writes wait.
@@ -886,8 +886,11 @@ class Engine {
       const bool full = usage > options_.memtable_bytes;
       // The last quarter of a MemTable filling while the previous one is still being flushed:
       // each write first sleeps 1 ms, giving the flush the CPU, rather than all waiting for it
-      // at once when the MemTable is full (a stop of tens of milliseconds for one write).
-      if (!full && !slowed && usage > options_.memtable_bytes / 4 * 3 && FlushPending()) {
+      // at once when the MemTable is full (a stop of tens of milliseconds for one write). Only
+      // for writes small beside the MemTable: a few large ones fill the last quarter anyway, and
+      // a millisecond each would be most of their time.
+      if (!full && !slowed && bytes < options_.memtable_bytes / 64 &&
+          usage > options_.memtable_bytes / 4 * 3 && FlushPending()) {
         stats_.write_slowdowns.fetch_add(1, std::memory_order_relaxed);
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
         slowed = true;
