@@ -242,12 +242,12 @@ class DatabaseShared {
 
   // Validates and writes; the caller ends the transaction (EndTxn) whatever the outcome.
   //
-  // The commit lock is held only to validate, to record the written keys (as pending: newer
-  // than every snapshot) and to queue the batch in the engine's write order. The write itself
-  // happens after the lock is released, so commits (synced ones too) share WAL records and
-  // syncs with other writes, and the next commit validates meanwhile. That is safe because every
-  // later commit validates against the pending keys, and every later write is ordered after
-  // this one.
+  // The commit lock is held only to validate, to register the commit as in flight (its writes
+  // count as newer than every snapshot) and to queue the batch in the engine's write order. The
+  // write itself happens after the lock is released, so commits (synced ones too) share WAL
+  // records and syncs with other writes, and the next commit validates meanwhile. That is safe
+  // because every later commit validates against the in-flight writes, and every later write is
+  // ordered after this one.
   absl::Status CommitTxn(TxnState& state, const WriteOptions& options) {
     KV_RETURN_IF_ERROR(state.error);
     if (state.writes.empty()) return absl::OkStatus();  // Read-only: never aborts.

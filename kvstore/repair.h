@@ -264,13 +264,14 @@ inline bool PlausibleBlock(absl::string_view data, uint64_t s, uint64_t e) {
   // The smallest block: one 3-byte record, one fixed16 offset, one fingerprint, the trailer.
   if (e - s < kBlockTrailerBytes + 3 + 2 + 4) return false;
   if ((DecodeFixed32(data.data() + e - 12) & kCompressedBlockFlag) != 0) {
-    // A compressed block: its trailer gives its stored size, a known codec and a sane raw size.
+    // A compressed block: its trailer gives its stored size, a known codec and a sane size for
+    // its compact form.
     const uint32_t word = DecodeFixed32(data.data() + e - 12);
     const uint64_t payload = DecodeFixed32(data.data() + e - 20);
-    const uint32_t raw_size = DecodeFixed32(data.data() + e - 16);
+    const uint32_t compact_size = DecodeFixed32(data.data() + e - 16);
     return (word & kWideOffsetsFlag) == 0 && (word & ~kCompressedBlockFlag) >= 1 &&
            (word & ~kCompressedBlockFlag) <= 255 && payload + kCompressedTrailerBytes <= e - s &&
-           raw_size >= 8 && raw_size <= kMaxRawBlockBytes;
+           compact_size >= 8 && compact_size <= kMaxRawBlockBytes;
   }
   const char* trailer = data.data() + e - kBlockTrailerBytes;
   const uint64_t shared = DecodeFixed32(trailer);

@@ -889,11 +889,6 @@ class Segment {
     absl::Status s = DecompressBlock(bytes, decoding_.codec, absl::StrCat("block ", b), &raw);
     if (absl::IsDataLoss(s)) return Corruption(s.message());
     if (!s.ok()) return absl::Status(s.code(), absl::StrCat(name_, ": ", s.message()));
-    // The stored bytes' checksum held; a paranoid read checks the raw block's own as well.
-    if (verify && Checksum(absl::string_view(raw).substr(0, raw.size() - 8), kDataBlockSalt) !=
-                      DecodeFixed64(raw.data() + raw.size() - 8)) {
-      return Corruption(absl::StrCat("checksum mismatch in decompressed block ", b));
-    }
     if (cache != nullptr) return cache->Insert(info_.number, b, std::move(raw));
     return std::make_shared<const std::string>(std::move(raw));
   }
