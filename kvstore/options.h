@@ -38,12 +38,16 @@ struct Options {
   // Segments are layered in sorted runs (one or more segments with disjoint key ranges; a flush
   // that overlaps no segment of the newest run joins it, so data written in key order is never
   // rewritten). A read consults each run once. Compaction (size-tiered): when at least
-  // `compaction_trigger` adjacent runs of similar size exist, they are merged into one segment in
-  // the background. Writes slow down once `slowdown_segments` runs wait and stop (until compaction
+  // `compaction_trigger` adjacent runs of similar size exist, they are merged into one run in the
+  // background. Writes slow down once `slowdown_segments` runs wait and stop (until compaction
   // catches up) at `stop_segments`.
   int compaction_trigger = 4;
   // Runs whose sizes are within this ratio of each other count as "similar".
   double compaction_size_ratio = 4.0;
+  // Compaction writes its output as segments of about this size, and installs each as soon as it
+  // is written, deleting the inputs it has merged past. A compaction then needs free disk for
+  // about one segment per input run, not for a second copy of everything it merges.
+  uint64_t segment_bytes = 64 * 1024 * 1024;
   // Space bound: when the segments of newer runs whose keys overlap the oldest run add up to more
   // than this fraction of it, all runs are merged. With overwrites, the files then hold at most
   // about (1 + max_space_amplification) times the live data, plus the MemTables; each byte is

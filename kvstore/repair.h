@@ -345,6 +345,10 @@ struct SalvagedSegment {
   std::unique_ptr<RandomAccessFile> file;
   std::vector<std::pair<uint64_t, uint64_t>> blocks;  // Offset and size of each block kept.
   std::string foreign_filter;  // The filter its index names, if not the one being repaired with.
+  // Keys below `clip` are not read: the MANIFEST clips the segment there (a compaction in progress
+  // had merged them into its output, which may have dropped some, deletions at the bottom).
+  bool clipped = false;
+  std::string clip;
 };
 
 // Pass 1 over a segment: keeps every block that verifies. With a readable index the blocks are
@@ -684,18 +688,30 @@ class SegmentVersionSource final : public VersionSource {
   SegmentVersionSource(const SalvagedSegment* segment, const BlockCodec* codec)
       : VersionSource(segment->priority), segment_(segment), codec_(codec) {}
 
-  absl::Status Start() { return Load(); }
+  absl::Status Start() {
+    KV_RETURN_IF_ERROR(Load());
+    return SkipClipped();
+  }
   bool Valid() const override { return valid_; }
   absl::string_view key() const override { return key_; }
   uint64_t tag() const override { return record_.tag; }
   absl::string_view value() const override { return record_.value; }
   absl::Status Next() override {
+    KV_RETURN_IF_ERROR(Advance());
+    return SkipClipped();
+  }
+
+ private:
+  absl::Status Advance() {
     if (++index_ < block_.size()) return Parse();
     ++block_index_;
     return Load();
   }
+  absl::Status SkipClipped() {
+    while (valid_ && segment_->clipped && key_ < segment_->clip) KV_RETURN_IF_ERROR(Advance());
+    return absl::OkStatus();
+  }
 
- private:
   absl::Status Load() {
     valid_ = false;
     if (block_index_ >= segment_->blocks.size()) return absl::OkStatus();
@@ -963,6 +979,11 @@ absl::StatusOr<RepairReport> RepairStore(const std::string& dir, const Options& 
     segment->number = number;
     segment->path = SegmentFileName(dir, number);
     segment->priority = live->second;
+    if (auto clip = manifest.clips.find(number);
+        report.manifest_readable && clip != manifest.clips.end()) {
+      segment->clipped = true;
+      segment->clip = clip->second;
+    }
     f.used = true;
     KV_RETURN_IF_ERROR(SalvageSegment<Filter>(env, segment.get(), &f, &max_sequence, codec));
     if (!segment->foreign_filter.empty()) {

@@ -30,6 +30,7 @@ Manifest Sample() {
   m.log_number = 41;
   m.last_sequence = kMaxSequence;
   m.runs = {{9}, {7, 3}, {0xffffffffffffffffULL}};
+  m.clips = {{7, std::string("key\0\xff", 5)}, {0xffffffffffffffffULL, "z"}};
   return m;
 }
 
@@ -41,6 +42,7 @@ void ExpectSame(const Manifest& a, const Manifest& b) {
   EXPECT_EQ(a.log_number, b.log_number);
   EXPECT_EQ(a.last_sequence, b.last_sequence);
   EXPECT_EQ(a.runs, b.runs);
+  EXPECT_EQ(a.clips, b.clips);
 }
 
 TEST(ManifestTest, RoundTrip) {
@@ -55,6 +57,7 @@ TEST(ManifestTest, RoundTripOfDefaultAndLarge) {
   Manifest decoded;
   decoded.runs = {{1, 2}, {3}};  // Decode replaces, not appends.
   decoded.filter_name = "stale";
+  decoded.clips = {{1, "stale"}};
   KV_ASSERT_OK(Manifest::Decode(empty.Encode(), kName, &decoded));
   ExpectSame(decoded, empty);
 

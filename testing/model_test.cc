@@ -129,6 +129,7 @@ class ModelTest : public ::testing::Test {
     options_.memtable_bytes = 8 * 1024;
     options_.compaction_trigger = 2 + static_cast<int>(seed % 3);
     options_.block_bytes = 512;
+    options_.segment_bytes = seed % 2 == 0 ? 4096 : 64 << 20;  // Compaction in many steps, or one.
     options_.paranoid_checks = seed % 4 == 3;
     options_.env = kvstore::testing::NoSyncEnv::Get();  // Hundreds of flushes: skip the fsyncs.
     model_.clear();

@@ -143,6 +143,9 @@ class PowerLossTest : public ::testing::Test {
     options.memtable_bytes = 4096 + rng() % 12288;
     options.compaction_trigger = 2 + static_cast<int>(rng() % 3);
     options.block_bytes = 256 + rng() % 1024;
+    // Compactions then go in many bounded steps (taken from the draws above, so that a seed
+    // replays the same operations as before segment_bytes existed).
+    options.segment_bytes = 4096 * (1 + options.memtable_bytes % 8);
 
     const size_t first_op = epoch->ops.size();
     size_t acknowledged = first_op;  // After a crash, ops[0, acknowledged) must be there.

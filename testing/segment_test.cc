@@ -289,6 +289,67 @@ TYPED_TEST(SegmentTest, GetEveryKeyAtEverySequence) {
   this->CheckEveryGet(*segment, /*verify=*/true);
 }
 
+// A clipped view (what a compaction in progress leaves of an input) holds exactly the versions
+// of keys at or after its clip, through every way of reading, with stable views or without.
+TYPED_TEST(SegmentTest, ClippedViewHoldsNothingBelowItsClip) {
+  CopyingEnv copying;
+  for (Env* env : {Env::Default(), static_cast<Env*>(&copying)}) {
+    auto whole = this->OpenSegment(env);
+    // A present key, a key between two present ones, and the smallest and the largest.
+    for (const std::string& clip : {std::string("key00300"), std::string("key00301"),
+                                   this->entries_.front().key, this->entries_.back().key}) {
+      SCOPED_TRACE(clip);
+      auto view = whole->ClippedBelow(clip);
+      ASSERT_TRUE(view->clipped());
+      ASSERT_FALSE(whole->clipped());
+      EXPECT_EQ(view->info().smallest_key, clip);
+      EXPECT_EQ(view->info().largest_key, whole->info().largest_key);
+      EXPECT_LE(view->info().num_entries, whole->info().num_entries);
+      std::vector<Entry> kept;
+      for (const Entry& e : this->entries_) {
+        if (e.key >= clip) kept.push_back(e);
+      }
+      ASSERT_FALSE(kept.empty());
+      // Gets: versions at or after the clip as the whole segment has them, none below it.
+      for (const Entry& e : this->entries_) {
+        std::string scratch;
+        bool found = true;
+        Record record;
+        KV_ASSERT_OK(view->Get(e.key, kMaxSequence, false, &scratch, &found, &record));
+        const Entry* want = e.key >= clip ? Expected(kept, e.key, kMaxSequence) : nullptr;
+        ASSERT_EQ(found, want != nullptr) << e.key;
+        if (want != nullptr) EXPECT_EQ(record.tag, want->tag);
+      }
+      // Forward from the first, and from a seek below the clip: exactly `kept`.
+      for (int seek_below : {0, 1}) {
+        typename TestFixture::SegmentT::Cursor cursor(view);
+        if (seek_below) {
+          cursor.Seek("", LookupTag(kMaxSequence));
+        } else {
+          cursor.SeekToFirst();
+        }
+        std::vector<Entry> seen;
+        for (; cursor.Valid(); cursor.Next()) {
+          seen.push_back({std::string(cursor.record().key), cursor.record().tag,
+                          std::string(cursor.record().value)});
+        }
+        KV_ASSERT_OK(cursor.status());
+        EXPECT_EQ(seen, kept);
+      }
+      // Backward from the last: stops at the clip.
+      typename TestFixture::SegmentT::Cursor cursor(view);
+      size_t count = 0;
+      for (cursor.SeekToLast(); cursor.Valid(); cursor.Prev()) {
+        ASSERT_GE(cursor.record().key, clip);
+        ++count;
+      }
+      KV_ASSERT_OK(cursor.status());
+      EXPECT_EQ(count, kept.size());
+      KV_EXPECT_OK(view->Verify());  // The file itself is whole.
+    }
+  }
+}
+
 TYPED_TEST(SegmentTest, GetWithoutStableViews) {
   CopyingEnv env;
   auto segment = this->OpenSegment(&env);

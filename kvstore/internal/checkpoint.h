@@ -89,6 +89,7 @@ absl::Status WriteCheckpoint(Env* env, const std::string& dest,
       const uint64_t number = segment->info().number;
       KV_RETURN_IF_ERROR(LinkOrCopySegment(env, *segment, SegmentFileName(dest, number)));
       numbers.push_back(number);
+      if (segment->clipped()) manifest.clips[number] = segment->info().smallest_key;
       max_number = std::max(max_number, number);
     }
   }

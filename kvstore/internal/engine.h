@@ -5,8 +5,8 @@
 // in the newest sorted run if its keys overlap none of that run's segments, else as a new run
 // (run.h). A read looks in the MemTable, the immutable MemTable, then the runs newest first: in
 // each, at most one segment holds the key, and its filter is asked before its data is touched.
-// Compaction merges adjacent runs of similar sizes (size-tiered) into one segment, dropping
-// versions no reader can see.
+// Compaction merges adjacent runs of similar sizes (size-tiered) into one run of bounded segments,
+// dropping versions no reader can see, and installs each segment as it goes (RunCompaction).
 //
 // Threads: writers (serialized), readers (any number), one flush thread, one compaction thread.
 // Writers queue on queue_mu_ (write_queue.h); the one at the front is the leader and alone
@@ -487,6 +487,7 @@ class Engine {
     constexpr int kMaxRuns = 1 << 20;
     options.compaction_trigger = std::clamp(options.compaction_trigger, 2, kMaxRuns);
     if (!(options.compaction_size_ratio >= 1.0)) options.compaction_size_ratio = 1.0;
+    options.segment_bytes = std::max<uint64_t>(options.segment_bytes, 4096);
     if (!(options.max_space_amplification >= 0.05)) options.max_space_amplification = 0.05;
     options.slowdown_segments =
         std::clamp(options.slowdown_segments, options.compaction_trigger + 1, kMaxRuns + 1);
@@ -633,7 +634,17 @@ class Engine {
     for (const std::vector<uint64_t>& numbers : manifest.runs) {
       Run& run = version->runs.emplace_back();
       for (uint64_t number : numbers) {
-        KV_ASSIGN_OR_RETURN(auto segment, SegmentT::Open(env_, dir_, number, decoding_));
+        KV_ASSIGN_OR_RETURN(std::shared_ptr<const SegmentT> segment,
+                            SegmentT::Open(env_, dir_, number, decoding_));
+        if (auto clip = manifest.clips.find(number); clip != manifest.clips.end()) {
+          if (!(segment->info().smallest_key < clip->second) ||
+              segment->info().largest_key < clip->second) {
+            return absl::DataLossError(absl::StrCat("corruption in ", ManifestFileName(dir_),
+                                                    ": segment ", number,
+                                                    " is clipped outside its key range"));
+          }
+          segment = segment->ClippedBelow(clip->second);
+        }
         // Lookups rely on a run's segments being disjoint and in order: check what the manifest says.
         if (!run.empty() && !(run.back()->info().largest_key < segment->info().smallest_key)) {
           return absl::DataLossError(absl::StrCat(
@@ -1121,7 +1132,7 @@ class Engine {
       }
       VersionPruner pruner(std::move(snapshots), bottommost);
       absl::StatusOr<std::shared_ptr<const SegmentT>> written = WriteSegment(
-          number, view->size(), [&](auto&& emit) -> absl::Status {
+          number, view->size(), [&](auto&& emit, auto&& /*bytes_written*/) -> absl::Status {
             for (const MemTable::KeyEntry* entry : *view) {
               for (const MemTable::Version* v = entry->newest(); v != nullptr; v = v->older) {
                 if (pruner.Keep(entry->key(), v->tag, v->older == nullptr)) {
@@ -1155,14 +1166,18 @@ class Engine {
     return absl::OkStatus();
   }
 
-  // Merges `inputs` (adjacent runs in the live list, newest first) into one segment.
+  // Merges `inputs` (adjacent runs in the live list, newest first) into one run of segments of
+  // about options_.segment_bytes each. Each output segment is installed as soon as it is written,
+  // in place of what the inputs hold below where the merge has got to: inputs wholly behind it
+  // are deleted, and the one segment of each input run it is inside of is clipped there
+  // (Segment::ClippedBelow). So a compaction needs disk for about one segment per input run more
+  // than its inputs, never for a second copy of them, and a crash or Close in the middle keeps
+  // the steps already installed.
   absl::Status RunCompaction(std::vector<Run> inputs) {
-    uint64_t number;
     bool bottommost;
     std::vector<uint64_t> snapshots;
     {
       std::lock_guard<std::mutex> lock(mu_);  // See GetSnapshot.
-      number = NewOutputNumberLocked();
       bottommost = !version_->runs.empty() && !inputs.empty() &&
                    version_->runs.back().back() == inputs.back().back();
       snapshots = snapshots_->Sorted();
@@ -1178,52 +1193,101 @@ class Engine {
       cursors.emplace_back(input, /*verify=*/true, /*release_behind=*/true);
       cursors.back().SeekToFirst();
     }
+    // Sized for one output segment (with slack for keys smaller than the average), not all inputs.
+    const uint64_t keys_per_segment = std::min<uint64_t>(
+        max_keys, static_cast<uint64_t>(static_cast<double>(max_keys) *
+                                        static_cast<double>(options_.segment_bytes) /
+                                        static_cast<double>(std::max<uint64_t>(read_bytes, 1)) * 1.25) +
+                      1024);
     VersionPruner pruner(std::move(snapshots), bottommost);
-    absl::StatusOr<std::shared_ptr<const SegmentT>> written = WriteSegment(
-        number, max_keys, [&](auto&& emit) -> absl::Status {
-          // Versions of one key are ordered newest first across inputs too, because inputs are
-          // ordered newest first and sequence numbers grow with time.
-          for (uint64_t merged = 0;; ++merged) {
-            // Close does not wait for a whole compaction: the inputs stay, the output is dropped.
-            if (merged % 1024 == 0 && closed_flag_->load(std::memory_order_acquire)) {
-              return absl::CancelledError("compaction abandoned: the store is closing");
-            }
-            int best = -1;
-            for (size_t i = 0; i < cursors.size(); ++i) {
-              KV_RETURN_IF_ERROR(cursors[i].status());
-              if (!cursors[i].Valid()) continue;
-              if (best < 0 || CompareVersions(cursors[i].record().key, cursors[i].record().tag,
-                                              cursors[best].record().key,
-                                              cursors[best].record().tag) < 0) {
-                best = static_cast<int>(i);
+    std::vector<Run> standing = inputs;  // What stands for the inputs in the live version.
+    Run outputs;                         // The output segments installed so far, in key order.
+    std::string last_key, resume_key;    // The key merged last; the first key of the next segment.
+    bool have_last = false, done = false;
+    uint64_t merged = 0;
+    while (!done) {
+      uint64_t number;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        number = NewOutputNumberLocked();
+      }
+      absl::StatusOr<std::shared_ptr<const SegmentT>> written = WriteSegment(
+          number, keys_per_segment, [&](auto&& emit, auto&& bytes_written) -> absl::Status {
+            // Versions of one key are ordered newest first across inputs too, because inputs are
+            // ordered newest first and sequence numbers grow with time.
+            for (;; ++merged) {
+              // Close does not wait for a whole compaction: the output being written is dropped.
+              if (merged % 1024 == 0 && closed_flag_->load(std::memory_order_acquire)) {
+                return absl::CancelledError("compaction abandoned: the store is closing");
+              }
+              int best = -1;
+              for (size_t i = 0; i < cursors.size(); ++i) {
+                KV_RETURN_IF_ERROR(cursors[i].status());
+                if (!cursors[i].Valid()) continue;
+                if (best < 0 || CompareVersions(cursors[i].record().key, cursors[i].record().tag,
+                                                cursors[best].record().key,
+                                                cursors[best].record().tag) < 0) {
+                  best = static_cast<int>(i);
+                }
+              }
+              if (best < 0) {
+                done = true;
+                return absl::OkStatus();
+              }
+              const Record record = cursors[best].record();
+              // A full segment ends between keys, never between versions of one key: the
+              // segments of a run must not share a key.
+              const bool new_key = !have_last || record.key != last_key;
+              if (new_key && bytes_written() >= options_.segment_bytes) {
+                resume_key.assign(record.key.data(), record.key.size());
+                return absl::OkStatus();
+              }
+              if (new_key) last_key.assign(record.key.data(), record.key.size());
+              have_last = true;
+              const uint64_t tag = record.tag;
+              const std::string value(record.value);
+              cursors[best].Next();
+              KV_RETURN_IF_ERROR(cursors[best].status());
+              bool last_of_key = true;
+              for (const auto& c : cursors) {
+                if (c.Valid() && c.record().key == last_key) last_of_key = false;
+              }
+              if (pruner.Keep(last_key, tag, last_of_key)) {
+                KV_RETURN_IF_ERROR(emit(last_key, pruner.TagToWrite(tag), value));
               }
             }
-            if (best < 0) return absl::OkStatus();
-            const Record record = cursors[best].record();
-            const std::string key(record.key);
-            const uint64_t tag = record.tag;
-            const std::string value(record.value);
-            cursors[best].Next();
-            KV_RETURN_IF_ERROR(cursors[best].status());
-            bool last_of_key = true;
-            for (const auto& c : cursors) {
-              if (c.Valid() && c.record().key == key) last_of_key = false;
-            }
-            if (pruner.Keep(key, tag, last_of_key)) {
-              KV_RETURN_IF_ERROR(emit(key, pruner.TagToWrite(tag), value));
-            }
+          });
+      if (!written.ok()) return ReleaseOutput(number, written.status());
+      std::shared_ptr<const SegmentT> output = *written;
+      if (output != nullptr) {
+        stats_.compaction_bytes_written.fetch_add(output->info().file_bytes,
+                                                  std::memory_order_relaxed);
+        outputs.push_back(output);
+      }
+      // The inputs' new stand-ins: the output so far, then what each input run holds from
+      // resume_key on (nothing once the merge is done).
+      std::vector<Run> replacement;
+      if (!outputs.empty()) replacement.push_back(outputs);
+      if (!done) {
+        for (const Run& input : inputs) {
+          Run rest;
+          for (const auto& segment : input) {
+            if (segment->info().largest_key < resume_key) continue;  // Merged whole.
+            rest.push_back(segment->info().smallest_key < resume_key
+                               ? segment->ClippedBelow(resume_key)
+                               : segment);
           }
-        });
-    if (!written.ok()) return ReleaseOutput(number, written.status());
-    std::shared_ptr<const SegmentT> output = *written;
-    stats_.compaction_bytes_read.fetch_add(read_bytes, std::memory_order_relaxed);
-    if (output != nullptr) {
-      stats_.compaction_bytes_written.fetch_add(output->info().file_bytes, std::memory_order_relaxed);
+          if (!rest.empty()) replacement.push_back(std::move(rest));
+        }
+      } else {
+        stats_.compaction_bytes_read.fetch_add(read_bytes, std::memory_order_relaxed);
+        stats_.compactions.fetch_add(1, std::memory_order_relaxed);  // Before waking waiters.
+      }
+      KV_RETURN_IF_ERROR(InstallVersion(
+          [&](std::vector<Run>* runs) { ReplaceMergedRuns(runs, standing, replacement); }, 0, 0,
+          /*flushed=*/false, number));
+      standing = std::move(replacement);
     }
-    stats_.compactions.fetch_add(1, std::memory_order_relaxed);  // Before waking waiters.
-    KV_RETURN_IF_ERROR(InstallVersion(
-        [&](std::vector<Run>* runs) { ReplaceMergedRuns(runs, inputs, output); }, 0, 0,
-        /*flushed=*/false, number));
     return absl::OkStatus();
   }
 
@@ -1236,9 +1300,11 @@ class Engine {
     const std::string tmp = TempFileName(name);
     KV_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(tmp));
     SegmentBuilder<Filter> builder(file.get(), options_.block_bytes, max_keys, decoding_.codec);
-    absl::Status s = produce([&](absl::string_view key, uint64_t tag, absl::string_view value) {
-      return builder.Add(key, tag, value);
-    });
+    absl::Status s = produce(
+        [&](absl::string_view key, uint64_t tag, absl::string_view value) {
+          return builder.Add(key, tag, value);
+        },
+        [&] { return builder.bytes_written(); });
     const bool empty = builder.num_entries() == 0;
     if (s.ok() && !empty) s = builder.Finish().status();
     if (s.ok() && !empty) s = file->Sync();
@@ -1287,9 +1353,13 @@ class Engine {
       manifest.last_sequence = std::max(manifest.last_sequence, last_sequence);
     }
     manifest.runs.clear();
+    manifest.clips.clear();
     for (const Run& run : version->runs) {
       std::vector<uint64_t>& numbers = manifest.runs.emplace_back();
-      for (const auto& segment : run) numbers.push_back(segment->info().number);
+      for (const auto& segment : run) {
+        numbers.push_back(segment->info().number);
+        if (segment->clipped()) manifest.clips[segment->info().number] = segment->info().smallest_key;
+      }
     }
     // If this fails the old manifest stays in force and the new segment file is merely unused;
     // the inputs are untouched. The failure is sticky (set by the caller).

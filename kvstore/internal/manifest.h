@@ -10,6 +10,7 @@
 #define KVSTORE_INTERNAL_MANIFEST_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct Manifest {
   // Live segments by sorted run, runs newest first (a newer run shadows older ones); within a
   // run, segments in key order (their key ranges are disjoint).
   std::vector<std::vector<uint64_t>> runs;
+  // Segments read only from a key on (Segment::ClippedBelow): inputs a compaction in progress has
+  // merged up to that key. By segment number; every other segment is read whole.
+  std::map<uint64_t, std::string> clips;
 
   // Every live segment's number.
   std::vector<uint64_t> SegmentNumbers() const {
@@ -60,6 +64,14 @@ struct Manifest {
     for (const auto& run : runs) {
       PutFixed32(&out, static_cast<uint32_t>(run.size()));
       for (uint64_t number : run) PutFixed64(&out, number);
+    }
+    // Stores without clips end here, as before clips existed, so older manifests still decode.
+    if (!clips.empty()) {
+      PutFixed32(&out, static_cast<uint32_t>(clips.size()));
+      for (const auto& [number, lower] : clips) {
+        PutFixed64(&out, number);
+        PutLengthPrefixed(&out, lower);
+      }
     }
     PutFixed64(&out, Checksum(out, kManifestSalt));
     return out;
@@ -105,7 +117,22 @@ struct Manifest {
       std::vector<uint64_t>& run = m->runs.emplace_back(count);
       for (uint32_t i = 0; i < count; ++i) GetFixed64(&body, &run[i]);
     }
-    if (!body.empty()) return corruption("bytes after the last run");
+    m->clips.clear();
+    if (!body.empty()) {
+      uint32_t num_clips;
+      if (!GetFixed32(&body, &num_clips) || num_clips == 0 || num_clips > body.size() / 9) {
+        return corruption("bytes after the last run");
+      }
+      for (uint32_t i = 0; i < num_clips; ++i) {
+        uint64_t number;
+        absl::string_view lower;
+        if (!GetFixed64(&body, &number) || !GetLengthPrefixed(&body, &lower)) {
+          return corruption(absl::StrCat("clip ", i, " does not parse"));
+        }
+        m->clips[number].assign(lower.data(), lower.size());
+      }
+      if (!body.empty()) return corruption("bytes after the last clip");
+    }
     return absl::OkStatus();
   }
 };

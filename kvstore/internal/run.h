@@ -67,14 +67,16 @@ ptrdiff_t InsertionPoint(const SegmentRun<Filter>& run, const SegmentInfo& info)
   return static_cast<ptrdiff_t>(i);
 }
 
-// Puts `output` (null if the merge kept nothing) in place of the runs `inputs` were when they
-// were merged. Runs newer than the inputs may have been added meanwhile, and flushes may have
-// joined the newest input run: the segments that joined it are newer than all the inputs and
-// stay, as a run of their own, in front of the output (whose key range may span theirs).
-// `runs` must hold the inputs, adjacent, as they were but for segments joined to the first.
+// Puts `replacement` (runs, newest first; none if the merge kept nothing) in place of `inputs`,
+// the runs a merge's inputs stood as in the live list. Runs newer than the inputs may have been
+// added meanwhile, and flushes may have joined the newest input run: the segments that joined it
+// are newer than all the inputs and stay, as a run of their own, in front of the replacement
+// (whose key range may span theirs). `runs` must hold the inputs, adjacent, as they were but for
+// segments joined to the first.
 template <typename SegmentPtr>
 void ReplaceMergedRuns(std::vector<std::vector<SegmentPtr>>* runs,
-                       const std::vector<std::vector<SegmentPtr>>& inputs, const SegmentPtr& output) {
+                       const std::vector<std::vector<SegmentPtr>>& inputs,
+                       const std::vector<std::vector<SegmentPtr>>& replacement) {
   const std::vector<SegmentPtr>& newest_input = inputs.front();
   auto first = std::find_if(runs->begin(), runs->end(), [&](const std::vector<SegmentPtr>& run) {
     return std::find(run.begin(), run.end(), newest_input.front()) != run.end();
@@ -87,8 +89,17 @@ void ReplaceMergedRuns(std::vector<std::vector<SegmentPtr>>* runs,
     }
   }
   auto at = runs->erase(first, first + static_cast<ptrdiff_t>(inputs.size()));
-  if (output != nullptr) at = runs->insert(at, std::vector<SegmentPtr>{output});
+  at = runs->insert(at, replacement.begin(), replacement.end());
   if (!joined.empty()) runs->insert(at, std::move(joined));
+}
+
+// The same, for a merge into one segment (null if it kept nothing).
+template <typename SegmentPtr>
+void ReplaceMergedRuns(std::vector<std::vector<SegmentPtr>>* runs,
+                       const std::vector<std::vector<SegmentPtr>>& inputs, const SegmentPtr& output) {
+  std::vector<std::vector<SegmentPtr>> replacement;
+  if (output != nullptr) replacement.push_back({output});
+  ReplaceMergedRuns(runs, inputs, replacement);
 }
 
 // Every version of a run, in order, one segment after another (for compaction).

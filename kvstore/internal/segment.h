@@ -531,9 +531,41 @@ class Segment {
     KV_RETURN_IF_ERROR(segment->Load());
     return segment;
   }
-  // Not copied or moved: filter_ may point into filter_storage_.
+  // Not copied or moved: filter_ may point into filter_storage_ (see ClippedBelow).
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
+
+  // This segment without its keys below `lower`, which must lie in its key range: what is left of
+  // a compaction's input once the compaction's output holds everything before `lower`. The view
+  // shares the file; info().smallest_key becomes `lower`, and no read, seek or step backwards
+  // yields a key below it. (A key below it may have been dropped from the output, a deletion at
+  // the bottom for one, so it must not be found here either.) num_entries is estimated by blocks.
+  std::shared_ptr<const Segment> ClippedBelow(absl::string_view lower) const {
+    auto view = std::shared_ptr<Segment>(new Segment);
+    view->name_ = name_;
+    view->file_ = file_;
+    view->stable_views_ = stable_views_;
+    view->info_ = info_;
+    view->filter_storage_ = filter_storage_;
+    view->filter_ = filter_storage_.empty() ? filter_ : absl::string_view(view->filter_storage_);
+    view->index_keys_ = index_keys_;
+    view->entries_ = entries_;
+    view->sampled_prefixes_ = sampled_prefixes_;
+    view->block_keys_ = block_keys_;
+    view->index_shared_ = index_shared_;
+    view->verified_ = verified_;
+    view->decoding_ = decoding_;
+    view->clipped_ = true;
+    view->info_.smallest_key.assign(lower.data(), lower.size());
+    const size_t n = num_blocks();
+    if (n > 0) {
+      const size_t first = std::min(FindBlock(lower, ~uint64_t{0}), n);
+      view->info_.num_entries = info_.num_entries * (n - first) / n;
+    }
+    return view;
+  }
+  // Whether this is a view made by ClippedBelow: it holds no key below info().smallest_key.
+  bool clipped() const { return clipped_; }
 
   const SegmentInfo& info() const { return info_; }
   const std::string& file_name() const { return name_; }
@@ -555,6 +587,7 @@ class Segment {
   absl::Status Get(absl::string_view key, uint64_t sequence, bool verify, std::string* scratch,
                    bool* found, Record* record) const {
     *found = false;
+    if (clipped_ && key < info_.smallest_key) return absl::OkStatus();
     const uint64_t target = LookupTag(sequence);
     const size_t b = FindBlock(key, target);
     if (b == num_blocks()) return absl::OkStatus();
@@ -618,7 +651,10 @@ class Segment {
     const Record& record() const { return record_; }
     const absl::Status& status() const { return status_; }
 
-    void SeekToFirst() { Position(0, 0); }
+    void SeekToFirst() {
+      if (segment_->clipped_) return Seek(segment_->info_.smallest_key, ~uint64_t{0});
+      Position(0, 0);
+    }
     void SeekToLast() {
       if (segment_->num_blocks() == 0) return Invalidate();
       LoadBlock(segment_->num_blocks() - 1);
@@ -626,6 +662,10 @@ class Segment {
     }
     // First version at or after (key, tag).
     void Seek(absl::string_view key, uint64_t tag) {
+      if (segment_->clipped_ && key < segment_->info_.smallest_key) {
+        key = segment_->info_.smallest_key;
+        tag = ~uint64_t{0};
+      }
       const size_t b = segment_->FindBlock(key, tag);
       if (b == segment_->num_blocks()) return Invalidate();
       if (!LoadBlock(b)) return;
@@ -655,10 +695,14 @@ class Segment {
       }
     }
     void Prev() {
-      if (record_index_ > 0) return Position(block_index_, record_index_ - 1);
-      if (block_index_ == 0) return Invalidate();
-      if (!LoadBlock(block_index_ - 1)) return;
-      Position(block_index_, block_.size() - 1);
+      if (record_index_ > 0) {
+        Position(block_index_, record_index_ - 1);
+      } else {
+        if (block_index_ == 0) return Invalidate();
+        if (!LoadBlock(block_index_ - 1)) return;
+        Position(block_index_, block_.size() - 1);
+      }
+      if (valid_ && segment_->clipped_ && record_.key < segment_->info_.smallest_key) Invalidate();
     }
 
     // Opaque position, to come back to a record seen before.
@@ -1005,13 +1049,14 @@ class Segment {
     }
     if (!in.empty() || expected_offset != data_end) return Corruption("index does not cover the data");
     entries_.push_back({~uint64_t{0}, data_end});
-    verified_ = std::make_unique<std::atomic<bool>[]>(block_keys_.size());
+    verified_ = std::shared_ptr<std::atomic<bool>[]>(new std::atomic<bool>[block_keys_.size()]());
     return absl::OkStatus();
   }
 
   std::string name_;
-  std::unique_ptr<RandomAccessFile> file_;
+  std::shared_ptr<RandomAccessFile> file_;  // Shared with views made by ClippedBelow.
   bool stable_views_ = false;
+  bool clipped_ = false;
   SegmentInfo info_;
   std::string filter_storage_;  // The filter's bytes, when the file cannot lend stable views.
   absl::string_view filter_;    // Into the mapping or filter_storage_.
@@ -1020,7 +1065,7 @@ class Segment {
   std::vector<uint64_t> sampled_prefixes_;  // entries_[i * kSampleStride].prefix
   std::vector<BlockKey> block_keys_;
   size_t index_shared_ = 0;  // Bytes the smallest and the largest key share.
-  std::unique_ptr<std::atomic<bool>[]> verified_;
+  std::shared_ptr<std::atomic<bool>[]> verified_;
   BlockDecoding decoding_;
 };
 

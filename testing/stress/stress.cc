@@ -211,12 +211,14 @@ Options RandomOptions(std::mt19937_64& rng, std::string* description) {
   o.paranoid_checks = rng() % 5 == 0;
   static constexpr uint32_t kIdleFlush[] = {0, 1, 5, 50, 1000};
   o.idle_flush_ms = kIdleFlush[rng() % 5];
+  static constexpr uint64_t kSegments[] = {4096, 16 << 10, 256 << 10, 64 << 20};
+  o.segment_bytes = kSegments[rng() % 4];
   *description = absl::StrFormat(
       "memtable_bytes=%zu block_bytes=%zu compaction_trigger=%d size_ratio=%.1f space_amp=%.1f "
-      "slowdown=%d stop=%d background_compaction=%d paranoid_checks=%d idle_flush_ms=%u",
+      "slowdown=%d stop=%d background_compaction=%d paranoid_checks=%d idle_flush_ms=%u segment_bytes=%llu",
       o.memtable_bytes, o.block_bytes, o.compaction_trigger, o.compaction_size_ratio,
       o.max_space_amplification, o.slowdown_segments, o.stop_segments, o.background_compaction,
-      o.paranoid_checks, o.idle_flush_ms);
+      o.paranoid_checks, o.idle_flush_ms, static_cast<unsigned long long>(o.segment_bytes));
   return o;
 }
 
