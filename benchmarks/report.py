@@ -15,6 +15,8 @@ each engine runs in its own process of db_bench, so that its peak RSS is its own
                      and engine (--compression_num keys; --no_compression skips it)
   memory.png         //benchmarks:peak_memory: peak RSS and anonymous memory per record shape and
                      engine (--memory_scale; --no_memory skips it)
+  disk_usage.*       //benchmarks:large_fill's disk usage over time, only with --large_fill_num N
+                     and only if that binary is in the runfiles (else logged and skipped)
   raw/               the JSON of every run (Google Benchmark's format) and the gnuplot inputs
 
 Flags this script does not know are passed to db_bench (e.g. --benchmark_filter=read).
@@ -819,6 +821,61 @@ def memory_section(out_dir, raw_dir, rows, args):
     return md, chart
 
 
+LARGE_FILL_FILES = ["disk_usage.md", "disk_usage.dat", "disk_usage.png"]
+
+
+def run_large_fill(args, out_dir, failures):
+    """Runs //benchmarks:large_fill with --out=out_dir; returns (its disk_usage.md, the PNG's
+    path or None), or None if it did not run or wrote nothing."""
+    if not args.large_fill or not os.path.exists(args.large_fill):
+        log("large_fill is not in this build's runfiles (add :large_fill to the report's data); "
+            "skipping the bigger-than-memory section")
+        return "missing"
+    for file in LARGE_FILL_FILES:  # Nothing stale from an earlier run may be reported.
+        if os.path.exists(os.path.join(out_dir, file)):
+            os.remove(os.path.join(out_dir, file))
+    scratch = tempfile.mkdtemp(prefix="kvstore-report.")
+    command = [args.large_fill, f"--num={args.large_fill_num}", f"--dir={scratch}",
+               f"--out={out_dir}"]
+    if args.large_fill_reads is not None:
+        command.append(f"--reads={args.large_fill_reads}")
+    if args.large_fill_engines:
+        command.append(f"--engines={args.large_fill_engines}")
+    try:
+        run_tool(args, "large_fill", command, failures, args.large_fill_timeout)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    md_path = os.path.join(out_dir, "disk_usage.md")
+    if not os.path.exists(md_path):
+        failures.append("large_fill wrote no disk_usage.md")
+        return None
+    with open(md_path) as f:
+        text = f.read()
+    png_path = os.path.join(out_dir, "disk_usage.png")
+    return text, png_path if os.path.exists(png_path) else None
+
+
+def large_fill_section(large_fill, args):
+    """The bigger-than-memory section: large_fill's own Markdown, its headings moved below ours."""
+    md = [f"## Bigger than memory (`//benchmarks:large_fill`, {args.large_fill_num:,} keys)\n"]
+    if large_fill == "missing":
+        md.append(f"Not run: `--large_fill_num={args.large_fill_num}` was asked for, but this "
+                  "build's runfiles hold no large_fill binary (`:large_fill` is not in the "
+                  "report's data in benchmarks/BUILD.bazel).\n")
+        return md
+    text, png = large_fill
+    md.append(f"`{os.path.basename(args.large_fill)} --num={args.large_fill_num}"
+              + (f" --reads={args.large_fill_reads}" if args.large_fill_reads is not None else "")
+              + (f" --engines={args.large_fill_engines}" if args.large_fill_engines else "")
+              + "`, its output as it wrote it (`disk_usage.md`, `disk_usage.dat`):\n")
+    for line in text.rstrip("\n").splitlines():
+        md.append("##" + line if line.startswith("#") else line)
+    md.append("")
+    if png and "disk_usage.png" not in text:
+        md.append("![disk usage over time during the fill](disk_usage.png)\n")
+    return md
+
+
 def bullet_list(heading, items):
     """Lines of a heading and a bullet per item; none if there are no items."""
     return [heading + "\n"] + [f"- {item}" for item in items] + [""] if items else []
@@ -883,6 +940,16 @@ def main():
                         help="scale of the peak-memory workload's 1,000,000 and 500,000 keys")
     parser.add_argument("--memory_synced", type=int, default=10000,
                         help="synced Sets at the end of the peak-memory workload")
+    parser.add_argument("--large_fill", help="path of the large_fill binary, if built")
+    parser.add_argument("--large_fill_num", type=int, default=0,
+                        help="keys of the bigger-than-memory fill (issue 16: 50000000, about "
+                        "15 minutes); 0 skips it")
+    parser.add_argument("--large_fill_reads", type=int, default=None,
+                        help="random reads after the bigger-than-memory fill (default: its own)")
+    parser.add_argument("--large_fill_engines", default="",
+                        help="engines of the bigger-than-memory fill (default: its own)")
+    parser.add_argument("--large_fill_timeout", type=int, default=3 * 3600,
+                        help="seconds the bigger-than-memory fill may take (0: none)")
     args, db_bench_flags = parser.parse_known_args()
 
     out_dir = user_path(args.out) if args.out else default_out_dir()
@@ -922,6 +989,11 @@ def main():
     peak_memory = None
     if args.peak_memory and not args.no_memory:
         peak_memory = run_memory(args, raw_dir, failures)
+    # Last: the longest by far, and its gigabytes of files would weigh on whatever came after.
+    large_fill = None
+    if args.large_fill_num > 0:
+        large_fill = run_large_fill(args, out_dir, failures)
+
     config = pass_config(contexts, args.num, 16, 100)
     num, key_size, value_size = config
     chart = draw_chart(out_dir, raw_dir, engines, results, chart_title(config, machine))
@@ -945,6 +1017,12 @@ def main():
                    "".join(f" --{flag}={getattr(args, flag)}" for flag, default in
                            (("memory_scale", 1.0), ("memory_synced", 10000))
                            if getattr(args, flag) != default))
+    if args.large_fill_num > 0:
+        flags_note += f" --large_fill_num={args.large_fill_num}"
+        if args.large_fill_reads is not None:
+            flags_note += f" --large_fill_reads={args.large_fill_reads}"
+        if args.large_fill_engines:
+            flags_note += f" --large_fill_engines={args.large_fill_engines}"
     md.append(f"Generated by `tools/bazel run //benchmarks:report -- --num={args.num}{flags_note}` on "
               f"{machine['date']}" + (f", kvstore at {machine['commit']}" if machine["commit"] else "")
               + ".\n")
@@ -1095,6 +1173,10 @@ def main():
         lines, memory_chart = memory_section(out_dir, raw_dir, peak_memory, args)
         md.extend(lines)
         charts += [memory_chart] if memory_chart else []
+    if large_fill is not None:
+        md.extend(large_fill_section(large_fill, args))
+        charts += [large_fill[1]] if large_fill != "missing" and large_fill[1] else []
+
     md.extend(bullet_list("## Run problems", failures))
 
     md.append("Raw results: `raw/db_bench_<engine>.json` (Google Benchmark JSON), "
