@@ -646,9 +646,37 @@ COMPRESSION_PEERS = [("none", "leveldb"), ("snappy", "leveldb"), ("lz4", "rocksd
                      ("zstd", "rocksdb")]
 
 
+def rounds_of(args, what, run_once):
+    """Calls run_once(suffix) --rounds times (suffix names the round's raw file) and returns the
+    results that are not None."""
+    results = []
+    for index in range(max(1, args.rounds)):
+        suffix = f"_round{index + 1}" if args.rounds > 1 else ""
+        if args.rounds > 1:
+            log(f"{what}: round {index + 1} of {args.rounds}")
+        result = run_once(suffix)
+        if result is not None:
+            results.append(result)
+    return results
+
+
 def run_compression(args, raw_dir, failures):
-    """Runs //benchmarks:compression; returns ({(engine, codec): {"fill", "mb", "read"}}, its
-    heading line), or None."""
+    """Runs //benchmarks:compression --rounds times; returns ({(engine, codec): {"fill", "mb",
+    "read"}} with the median of each figure, its heading line, the rounds that gave results),
+    or None."""
+    runs = rounds_of(args, "compression",
+                     lambda suffix: run_compression_once(args, raw_dir, suffix, failures))
+    if not runs:
+        return None
+    rows = {}
+    for config in dict.fromkeys(c for r, _ in runs for c in r):
+        rows[config] = {key: median([r[config][key] for r, _ in runs if config in r])
+                        for key in ("fill", "mb", "read")}
+    return rows, runs[0][1], len(runs)
+
+
+def run_compression_once(args, raw_dir, suffix, failures):
+    """One run of //benchmarks:compression: ({(engine, codec): figures}, its heading) or None."""
     scratch = tempfile.mkdtemp(prefix="kvstore-report.")
     command = [args.compression, f"--num={args.compression_num}",
                f"--reads={args.compression_reads or args.compression_num}",
@@ -659,7 +687,7 @@ def run_compression(args, raw_dir, failures):
         shutil.rmtree(scratch, ignore_errors=True)
     if out is None:
         return None
-    with open(os.path.join(raw_dir, "compression.md"), "w") as f:
+    with open(os.path.join(raw_dir, f"compression{suffix}.md"), "w") as f:
         f.write(out)
     rows = {}
     for engine, codec, fill, mb, read in table_rows(out, 5):
@@ -676,7 +704,7 @@ def run_compression(args, raw_dir, failures):
 
 def compression_section(out_dir, raw_dir, compression, args):
     """The report's compression section and its chart (None if not drawn)."""
-    rows, heading = compression
+    rows, heading, runs = compression
     md = ["## Compression (`//benchmarks:compression`)\n"]
     md.append(f"`{os.path.basename(args.compression)} --num={args.compression_num} "
               f"--reads={args.compression_reads or args.compression_num} "
@@ -686,7 +714,8 @@ def compression_section(out_dir, raw_dir, compression, args):
               "codec the random fill (ops/s), the size of its directory once fully compacted "
               "(so it is the data compressed and nothing else), and random reads of present "
               "keys after reopening. 4 KiB blocks and 10-bit Bloom filters everywhere; "
-              "each engine's default block cache (8 MiB).\n")
+              "each engine's default block cache (8 MiB)."
+              + (f" Every figure is the median of {runs} runs." if runs > 1 else "") + "\n")
     md.append("| engine | codec | fillrandom ops/s | size on disk, compacted (MB) | "
               "readrandom ops/s |")
     md.append("|---|---|---:|---:|---:|")
@@ -744,8 +773,21 @@ def compression_section(out_dir, raw_dir, compression, args):
 
 
 def run_memory(args, raw_dir, failures):
-    """Runs //benchmarks:peak_memory; returns [(keys, "k/v", engine, peak MiB, anon MiB)] in its
-    order, or None."""
+    """Runs //benchmarks:peak_memory --rounds times; returns ([(keys, "k/v", engine, peak MiB,
+    anon MiB)] in its order, medians over the rounds; the rounds that gave results), or None."""
+    runs = rounds_of(args, "peak_memory",
+                     lambda suffix: run_memory_once(args, raw_dir, suffix, failures))
+    if not runs:
+        return None
+    rows = []
+    for config in dict.fromkeys(row[:3] for run in runs for row in run):
+        found = [row for run in runs for row in run if row[:3] == config]
+        rows.append(config + (median([r[3] for r in found]), median([r[4] for r in found])))
+    return rows, len(runs)
+
+
+def run_memory_once(args, raw_dir, suffix, failures):
+    """One run of //benchmarks:peak_memory: its rows, or None."""
     scratch = tempfile.mkdtemp(prefix="kvstore-report.")
     command = [args.peak_memory, f"--scale={args.memory_scale}",
                f"--synced={args.memory_synced}", f"--dir={scratch}"]
@@ -755,7 +797,7 @@ def run_memory(args, raw_dir, failures):
         shutil.rmtree(scratch, ignore_errors=True)
     if out is None:
         return None
-    with open(os.path.join(raw_dir, "peak_memory.md"), "w") as f:
+    with open(os.path.join(raw_dir, f"peak_memory{suffix}.md"), "w") as f:
         f.write(out)
     rows = []
     for keys, shape, engine, peak, anon in table_rows(out, 5):
@@ -769,8 +811,9 @@ def run_memory(args, raw_dir, failures):
     return rows
 
 
-def memory_section(out_dir, raw_dir, rows, args):
+def memory_section(out_dir, raw_dir, peak_memory, args):
     """The report's section on issue 16's peak-memory workload and its chart."""
+    rows, runs = peak_memory
     md = ["## Peak memory on a mixed workload (`//benchmarks:peak_memory`)\n"]
     md.append(f"`{os.path.basename(args.peak_memory)} --scale={args.memory_scale} "
               f"--synced={args.memory_synced}`: issue 16's workload, each engine and record shape "
@@ -782,7 +825,8 @@ def memory_section(out_dir, raw_dir, rows, args):
               "LevelDB map their files, so the file pages they touch count); anonymous memory is "
               "RssAnon at the end, before the last close (heap and stacks, no mapped files). "
               + (f"Shapes scaled by {args.memory_scale} from issue 16's 1,000,000 and 500,000 "
-                 "keys. " if args.memory_scale != 1.0 else "") + "\n")
+                 "keys. " if args.memory_scale != 1.0 else "")
+              + (f"Every figure is the median of {runs} runs. " if runs > 1 else "") + "\n")
     md.append("| keys | key/value bytes | engine | peak RSS (MiB) | anonymous before close (MiB) |")
     md.append("|---:|---|---|---:|---:|")
     for keys, shape, engine, peak, anon in rows:
@@ -792,7 +836,8 @@ def memory_section(out_dir, raw_dir, rows, args):
     by = {(keys, shape, engine): (peak, anon) for keys, shape, engine, peak, anon in rows}
     if any((k, s, "kvstore") in by and (k, s, "leveldb") in by for k, s in shapes):
         md.append("kvstore over LevelDB, same run (lower is better; issue 16's target: peak RSS "
-                  "<= 1.00x at both shapes):\n")
+                  "<= 1.00x at both shapes, and at 10M keys, which is the Memory section's peak "
+                  "RSS when the report runs with --num=10000000):\n")
         md.append("| keys | key/value bytes | peak RSS kvstore / LevelDB | "
                   "anonymous kvstore / LevelDB |")
         md.append("|---:|---|---:|---:|")
@@ -1182,8 +1227,8 @@ def main():
     md.append("Raw results: `raw/db_bench_<engine>.json` (Google Benchmark JSON), "
               + ("`raw/db_bench_large_<engine>.json`, " if large is not None else "") +
               "`raw/seed_workload.json`, "
-              + ("`raw/compression.md`, " if compression is not None else "")
-              + ("`raw/peak_memory.md`, " if peak_memory is not None else "")
+              + ("`raw/compression[_round<N>].md`, " if compression is not None else "")
+              + ("`raw/peak_memory[_round<N>].md`, " if peak_memory is not None else "")
               + "and each chart's data and gnuplot script.\n")
 
     report_path = os.path.join(out_dir, "report.md")
