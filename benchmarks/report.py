@@ -613,7 +613,7 @@ def table_rows(text, columns):
     return rows
 
 
-def run_tool(args, what, command, failures, timeout):
+def run_tool(what, command, failures, timeout):
     """Runs a side benchmark (after a sync), echoing its output; returns its stdout, or None (with
     the reason appended to failures)."""
     settle()
@@ -682,7 +682,7 @@ def run_compression_once(args, raw_dir, suffix, failures):
                f"--reads={args.compression_reads or args.compression_num}",
                f"--compression_ratio={args.compression_ratio}", f"--dir={scratch}"]
     try:
-        out = run_tool(args, "compression", command, failures, args.timeout)
+        out = run_tool("compression", command, failures, args.timeout)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if out is None:
@@ -792,7 +792,7 @@ def run_memory_once(args, raw_dir, suffix, failures):
     command = [args.peak_memory, f"--scale={args.memory_scale}",
                f"--synced={args.memory_synced}", f"--dir={scratch}"]
     try:
-        out = run_tool(args, "peak_memory", command, failures, args.timeout)
+        out = run_tool("peak_memory", command, failures, args.timeout)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if out is None:
@@ -887,7 +887,7 @@ def run_large_fill(args, out_dir, failures):
     if args.large_fill_engines:
         command.append(f"--engines={args.large_fill_engines}")
     try:
-        run_tool(args, "large_fill", command, failures, args.large_fill_timeout)
+        run_tool("large_fill", command, failures, args.large_fill_timeout)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     md_path = os.path.join(out_dir, "disk_usage.md")
