@@ -10,6 +10,13 @@ each engine runs in its own process of db_bench, so that its peak RSS is its own
   ops_per_sec.png    grouped bars per workload (log scale), drawn by gnuplot
   ops_per_sec_large.png  the same for a second pass with larger records (--large_value_size
                      bytes per value, --large_num keys; --no_large skips it)
+  latency.png        write latency percentiles (p50, p99, p99.9, max) per engine (log scale)
+  compression.png    //benchmarks:compression: size on disk, fillrandom and readrandom per codec
+                     and engine (--compression_num keys; --no_compression skips it)
+  memory.png         //benchmarks:peak_memory: peak RSS and anonymous memory per record shape and
+                     engine (--memory_scale; --no_memory skips it)
+  disk_usage.*       //benchmarks:large_fill's disk usage over time, only with --large_fill_num N
+                     and only if that binary is in the runfiles (else logged and skipped)
   raw/               the JSON of every run (Google Benchmark's format) and the gnuplot inputs
 
 Flags this script does not know are passed to db_bench (e.g. --benchmark_filter=read).
@@ -22,6 +29,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -457,6 +465,34 @@ def latency_table(engines, results):
     return lines
 
 
+# Issue 16's targets for writes: p99.9 no higher than LevelDB's, no single write of 50 ms or more.
+LATENCY_MAX_TARGET_US = 50000
+
+
+def latency_targets(engines, results):
+    """Lines saying, per write workload, whether kvstore met issue 16's latency targets."""
+    if "kvstore" not in engines:
+        return []
+    lines = []
+    for workload in LATENCY_WORKLOADS:
+        k = results.get("kvstore", {}).get(workload) or {}
+        l = results.get("leveldb", {}).get(workload) or {}
+        parts = []
+        if k.get("p999_us") is not None and l.get("p999_us"):
+            x = k["p999_us"] / l["p999_us"]
+            parts.append(f"p99.9 {x:.2f}x LevelDB's ("
+                         + ("met" if x <= 1 else f"missed by {(x - 1) * 100:.0f}%") + ")")
+        if k.get("max_us") is not None:
+            parts.append(f"longest write {k['max_us'] / 1000:,.1f} ms ("
+                         + ("met" if k["max_us"] < LATENCY_MAX_TARGET_US else "missed") + ")")
+        if parts:
+            lines.append(f"- `{workload}`, kvstore: " + "; ".join(parts) + ".")
+    if lines:
+        lines = ["Issue 16's targets (p99.9 no higher than LevelDB's, the longest single write "
+                 "under 50 ms), this run:\n"] + lines + [""]
+    return lines
+
+
 def slow_spots_table(engines, results):
     """Wall time (ms) of each slow-spot phase per engine, and kvstore's time / LevelDB's."""
     lines = table_head(engines, "kvstore / LevelDB time", "kvstore / RocksDB time \\*")
@@ -470,6 +506,420 @@ def slow_spots_table(engines, results):
         row += ratio_cells(engines, ms)
         lines.append("| " + " | ".join(row) + " |")
     return lines
+
+
+def gp(text):
+    """text as a single-quoted gnuplot string (a quote inside is doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def gnuplot_panels(out_dir, raw_dir, name, title, panels, size="1500,650"):
+    """Draws <out_dir>/<name>.png: side by side, one panel of grouped bars per entry of panels, a
+    dict with "title", "ylabel", "categories" (the groups along x), "series" (a list of (label,
+    color, values), a value per category, None for none) and optionally "log" (log-scale y).
+    Writes the data and script into raw_dir; returns the PNG's path, or None."""
+    gnuplot = shutil.which("gnuplot")
+    if gnuplot is None:
+        log(f"gnuplot not found (apt-get install gnuplot-nox); no {name}.png")
+        return None
+    png_path = os.path.join(out_dir, f"{name}.png")
+    script = [f"set terminal pngcairo size {size} font 'sans,11' noenhanced",
+              f"set output '{png_path}'",
+              "set datafile missing '-'",
+              "set style data histograms",
+              "set style histogram clustered gap 1",
+              "set style fill solid 0.9 border rgb '#333333'",
+              "set boxwidth 0.9",
+              "set grid ytics mytics lc rgb '#dddddd'",
+              "set xtics nomirror",
+              "set ytics nomirror",
+              "set key outside bottom center horizontal",
+              f"set multiplot layout 1,{len(panels)} title {gp(title)} font 'sans,13'"]
+    for index, panel in enumerate(panels):
+        data_path = os.path.join(raw_dir, f"{name}_{index + 1}.dat")
+        with open(data_path, "w") as f:
+            f.write("# category " + " ".join(label.replace(" ", "_")
+                                             for label, _, _ in panel["series"]) + "\n")
+            for i, category in enumerate(panel["categories"]):
+                cells = [f"{values[i]:.6g}" if values[i] is not None else "-"
+                         for _, _, values in panel["series"]]
+                f.write(f"\"{category}\" " + " ".join(cells) + "\n")
+        values = [v for _, _, vs in panel["series"] for v in vs if v]
+        if panel.get("log"):
+            # From the power of ten below the smallest bar, so that every bar shows.
+            floor = 10 ** math.floor(math.log10(max(min(values, default=1), 1e-9)))
+            script += ["set logscale y 10", f"set yrange [{floor:g}:*]"]
+        else:
+            script += ["unset logscale y", "set yrange [0:*]"]
+        script += [f"set title {gp(panel['title'])}", f"set ylabel {gp(panel['ylabel'])}",
+                   "set format y '%g'"]
+        plots = []
+        for i, (label, color, _) in enumerate(panel["series"]):
+            source = f"'{data_path}'" if i == 0 else "''"
+            xtic = ":xtic(1)" if i == 0 else ""
+            plots.append(f"{source} using {i + 2}{xtic} title {gp(label)} lc rgb '{color}'")
+        script.append("plot " + ", ".join(plots))
+    script.append("unset multiplot")
+    script_path = os.path.join(raw_dir, f"{name}.gp")
+    with open(script_path, "w") as f:
+        f.write("\n".join(script) + "\n")
+    result = subprocess.run([gnuplot, script_path], capture_output=True, text=True)
+    if result.returncode != 0:
+        log(f"gnuplot failed on {script_path}: {result.stderr.strip()}")
+        return None
+    return png_path
+
+
+def engine_series_title(engine):
+    return ENGINE_TITLES.get(engine, engine) + (" (Debian debug-assert build)"
+                                                if engine == "rocksdb" else "")
+
+
+def draw_latency_chart(out_dir, raw_dir, engines, results, config):
+    """latency.png: p50/p99/p99.9/max per engine, a panel per write workload, log scale."""
+    panels = []
+    for workload in LATENCY_WORKLOADS:
+        series = []
+        for e in engines:
+            r = results.get(e, {}).get(workload) or {}
+            values = [r.get(key) for _, key in LATENCY_COUNTERS]
+            if any(v is not None for v in values):
+                series.append((engine_series_title(e), ENGINE_COLORS.get(e, "#777777"), values))
+        if series:
+            panels.append({"title": f"{workload}", "log": True,
+                           "ylabel": "µs per write (log scale, lower is better)",
+                           "categories": [name for name, _ in LATENCY_COUNTERS],
+                           "series": series})
+    if not panels:
+        return None
+    num, key_size, value_size = config
+    return gnuplot_panels(out_dir, raw_dir, "latency",
+                          f"Per-write latency: {num:,} keys, {key_size}-byte keys, "
+                          f"{value_size}-byte values", panels)
+
+
+def table_rows(text, columns):
+    """The data rows of the Markdown tables in a benchmark's output: cells of every `| ... |` line
+    with `columns` cells that is neither a header (no digit in its last cell) nor a rule."""
+    rows = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not (line.startswith("|") and line.endswith("|")):
+            continue
+        cells = [c.strip() for c in line[1:-1].split("|")]
+        if len(cells) != columns or set(cells[-1]) <= set("-:") or \
+                not any(ch.isdigit() for ch in cells[-1]):
+            continue
+        rows.append(cells)
+    return rows
+
+
+def run_tool(what, command, failures, timeout):
+    """Runs a side benchmark (after a sync), echoing its output; returns its stdout, or None (with
+    the reason appended to failures)."""
+    settle()
+    log("running " + " ".join(command))
+    started = datetime.datetime.now()
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, timeout=timeout or None)
+    except subprocess.TimeoutExpired as e:
+        failures.append(f"{what} was stopped after {timeout} s (a hang?); its figures are "
+                        "missing or partial")
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        return out or None
+    except OSError as e:
+        failures.append(f"{what} could not start: {e}")
+        return None
+    sys.stdout.write(run.stdout)
+    sys.stderr.write(run.stderr)
+    log(f"{what}: exit {run.returncode} after {(datetime.datetime.now() - started).seconds} s")
+    if run.returncode != 0:
+        failures.append(f"{what} exited with {run.returncode}"
+                        + (f" ({run.stderr.strip().splitlines()[-1]})" if run.stderr.strip()
+                           else ""))
+    return run.stdout
+
+
+CODEC_TITLES = {"none": "none", "snappy": "Snappy", "lz4": "LZ4", "zstd": "Zstd (3)"}
+# Each kvstore codec against the peer that has it, as issue 16 sets the targets: size on disk no
+# larger than the peer's with the same codec; fillrandom and readrandom >= 2x LevelDB with Snappy.
+COMPRESSION_PEERS = [("none", "leveldb"), ("snappy", "leveldb"), ("lz4", "rocksdb"),
+                     ("zstd", "rocksdb")]
+
+
+def rounds_of(args, what, run_once):
+    """Calls run_once(suffix) --rounds times (suffix names the round's raw file) and returns the
+    results that are not None."""
+    results = []
+    for index in range(max(1, args.rounds)):
+        suffix = f"_round{index + 1}" if args.rounds > 1 else ""
+        if args.rounds > 1:
+            log(f"{what}: round {index + 1} of {args.rounds}")
+        result = run_once(suffix)
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def run_compression(args, raw_dir, failures):
+    """Runs //benchmarks:compression --rounds times; returns ({(engine, codec): {"fill", "mb",
+    "read"}} with the median of each figure, its heading line, the rounds that gave results),
+    or None."""
+    runs = rounds_of(args, "compression",
+                     lambda suffix: run_compression_once(args, raw_dir, suffix, failures))
+    if not runs:
+        return None
+    rows = {}
+    for config in dict.fromkeys(c for r, _ in runs for c in r):
+        rows[config] = {key: median([r[config][key] for r, _ in runs if config in r])
+                        for key in ("fill", "mb", "read")}
+    return rows, runs[0][1], len(runs)
+
+
+def run_compression_once(args, raw_dir, suffix, failures):
+    """One run of //benchmarks:compression: ({(engine, codec): figures}, its heading) or None."""
+    scratch = tempfile.mkdtemp(prefix="kvstore-report.")
+    command = [args.compression, f"--num={args.compression_num}",
+               f"--reads={args.compression_reads or args.compression_num}",
+               f"--compression_ratio={args.compression_ratio}", f"--dir={scratch}"]
+    try:
+        out = run_tool("compression", command, failures, args.timeout)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if out is None:
+        return None
+    with open(os.path.join(raw_dir, f"compression{suffix}.md"), "w") as f:
+        f.write(out)
+    rows = {}
+    for engine, codec, fill, mb, read in table_rows(out, 5):
+        try:
+            rows[(engine, codec)] = {"fill": float(fill), "mb": float(mb), "read": float(read)}
+        except ValueError:
+            failures.append(f"compression: unreadable row {engine} {codec}")
+    heading = next((line for line in out.splitlines() if line.startswith("Compression:")), "")
+    if not rows:
+        failures.append("compression printed no results")
+        return None
+    return rows, heading
+
+
+def compression_section(out_dir, raw_dir, compression, args):
+    """The report's compression section and its chart (None if not drawn)."""
+    rows, heading, runs = compression
+    md = ["## Compression (`//benchmarks:compression`)\n"]
+    md.append(f"`{os.path.basename(args.compression)} --num={args.compression_num} "
+              f"--reads={args.compression_reads or args.compression_num} "
+              f"--compression_ratio={args.compression_ratio}`, in this run: "
+              + (heading[len("Compression:"):].strip() if heading else "")
+              + ". One engine after another in one process on the same data; per engine and "
+              "codec the random fill (ops/s), the size of its directory once fully compacted "
+              "(so it is the data compressed and nothing else), and random reads of present "
+              "keys after reopening. 4 KiB blocks and 10-bit Bloom filters everywhere; "
+              "each engine's default block cache (8 MiB)."
+              + (f" Every figure is the median of {runs} runs." if runs > 1 else "") + "\n")
+    md.append("| engine | codec | fillrandom ops/s | size on disk, compacted (MB) | "
+              "readrandom ops/s |")
+    md.append("|---|---|---:|---:|---:|")
+    for (engine, codec), r in rows.items():
+        md.append(f"| {engine_title(engine)} | {CODEC_TITLES.get(codec, codec)} | "
+                  f"{human(r['fill'])} | {r['mb']:.2f} | {human(r['read'])} |")
+    md.append("")
+    md.append("kvstore against the peer with the same codec (same run). Size: kvstore's over the "
+              "peer's, lower is better; speeds: kvstore's over the peer's, higher is better. "
+              "Issue 16's targets: size no larger than the peer's (<= 1.00x) for every codec, "
+              "and fillrandom and readrandom >= 2x LevelDB with Snappy.\n")
+    md.append("| codec | peer | size kvstore / peer | fillrandom kvstore / peer | "
+              "readrandom kvstore / peer | targets |")
+    md.append("|---|---|---:|---:|---:|---|")
+    for codec, peer in COMPRESSION_PEERS:
+        k, p = rows.get(("kvstore", codec)), rows.get((peer, codec))
+        if not k or not p:
+            continue
+        verdicts = []
+        if codec != "none":
+            verdicts.append("size met" if k["mb"] <= p["mb"] else
+                            f"size missed by {(k['mb'] / p['mb'] - 1) * 100:.1f}%")
+        if codec == "snappy":
+            for key, what in (("fill", "fill"), ("read", "read")):
+                x = k[key] / p[key] if p[key] else 0
+                verdicts.append(f"{what} met" if x >= 2 else f"{what} missed ({x:.3f}x of 2x)")
+        md.append(f"| {CODEC_TITLES.get(codec, codec)} | {engine_title(peer)} | "
+                  f"{k['mb'] / p['mb']:.3f}x | {ratio(k['fill'], p['fill'])} | "
+                  f"{ratio(k['read'], p['read'])} | {'; '.join(verdicts) or '(no target)'} |")
+    md.append("")
+    codecs = [c for c in CODEC_TITLES if any(c == codec for _, codec in rows)]
+    engines = [e for e in ENGINE_TITLES if any(e == engine for engine, _ in rows)]
+
+    def series(key, unit=1):
+        values = {e: [(rows.get((e, c)) or {}).get(key) for c in codecs] for e in engines}
+        return [(engine_series_title(e), ENGINE_COLORS.get(e, "#777777"),
+                 [v / unit if v is not None else None for v in values[e]]) for e in engines]
+
+    categories = [CODEC_TITLES.get(c, c) for c in codecs]
+    chart = gnuplot_panels(
+        out_dir, raw_dir, "compression",
+        f"Compression: {args.compression_num:,} keys, values compressing to about "
+        f"{args.compression_ratio}",
+        [{"title": "size on disk, compacted", "ylabel": "MB (lower is better)",
+          "categories": categories, "series": series("mb")},
+         {"title": "fillrandom", "ylabel": "thousand ops/s (higher is better)",
+          "categories": categories, "series": series("fill", 1000)},
+         {"title": "readrandom", "ylabel": "thousand ops/s (higher is better)",
+          "categories": categories, "series": series("read", 1000)}], size="1650,650")
+    if chart:
+        md.append(f"![size on disk and ops/s per codec and engine]({os.path.basename(chart)})\n")
+    if "rocksdb" in engines:
+        md.append("\\* Debian's RocksDB build keeps its assertions on; see Setup.\n")
+    return md, chart
+
+
+def run_memory(args, raw_dir, failures):
+    """Runs //benchmarks:peak_memory --rounds times; returns ([(keys, "k/v", engine, peak MiB,
+    anon MiB)] in its order, medians over the rounds; the rounds that gave results), or None."""
+    runs = rounds_of(args, "peak_memory",
+                     lambda suffix: run_memory_once(args, raw_dir, suffix, failures))
+    if not runs:
+        return None
+    rows = []
+    for config in dict.fromkeys(row[:3] for run in runs for row in run):
+        found = [row for run in runs for row in run if row[:3] == config]
+        rows.append(config + (median([r[3] for r in found]), median([r[4] for r in found])))
+    return rows, len(runs)
+
+
+def run_memory_once(args, raw_dir, suffix, failures):
+    """One run of //benchmarks:peak_memory: its rows, or None."""
+    scratch = tempfile.mkdtemp(prefix="kvstore-report.")
+    command = [args.peak_memory, f"--scale={args.memory_scale}",
+               f"--synced={args.memory_synced}", f"--dir={scratch}"]
+    try:
+        out = run_tool("peak_memory", command, failures, args.timeout)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if out is None:
+        return None
+    with open(os.path.join(raw_dir, f"peak_memory{suffix}.md"), "w") as f:
+        f.write(out)
+    rows = []
+    for keys, shape, engine, peak, anon in table_rows(out, 5):
+        try:
+            rows.append((int(keys), shape, engine, float(peak), float(anon)))
+        except ValueError:
+            failures.append(f"peak_memory: unreadable row {keys} {shape} {engine}")
+    if not rows:
+        failures.append("peak_memory printed no results")
+        return None
+    return rows
+
+
+def memory_section(out_dir, raw_dir, peak_memory, args):
+    """The report's section on issue 16's peak-memory workload and its chart."""
+    rows, runs = peak_memory
+    md = ["## Peak memory on a mixed workload (`//benchmarks:peak_memory`)\n"]
+    md.append(f"`{os.path.basename(args.peak_memory)} --scale={args.memory_scale} "
+              f"--synced={args.memory_synced}`: issue 16's workload, each engine and record shape "
+              "in a process of its own (a process's peak never goes down). In one process: fill "
+              "N keys in key order into a first store and close it; then in a second store fill "
+              "N in random order, overwrite all N, read N present and N missing keys, scan "
+              f"everything, delete 10%, and make {args.memory_synced:,} synced Sets. Default "
+              "options, 10-bit Bloom filters, no compression. Peak RSS is VmHWM (kvstore and "
+              "LevelDB map their files, so the file pages they touch count); anonymous memory is "
+              "RssAnon at the end, before the last close (heap and stacks, no mapped files). "
+              + (f"Shapes scaled by {args.memory_scale} from issue 16's 1,000,000 and 500,000 "
+                 "keys. " if args.memory_scale != 1.0 else "")
+              + (f"Every figure is the median of {runs} runs. " if runs > 1 else "") + "\n")
+    md.append("| keys | key/value bytes | engine | peak RSS (MiB) | anonymous before close (MiB) |")
+    md.append("|---:|---|---|---:|---:|")
+    for keys, shape, engine, peak, anon in rows:
+        md.append(f"| {keys:,} | {shape} | {engine_title(engine)} | {peak:.1f} | {anon:.1f} |")
+    md.append("")
+    shapes = list(dict.fromkeys((keys, shape) for keys, shape, _, _, _ in rows))
+    by = {(keys, shape, engine): (peak, anon) for keys, shape, engine, peak, anon in rows}
+    if any((k, s, "kvstore") in by and (k, s, "leveldb") in by for k, s in shapes):
+        md.append("kvstore over LevelDB, same run (lower is better; issue 16's target: peak RSS "
+                  "<= 1.00x at both shapes, and at 10M keys, which is the Memory section's peak "
+                  "RSS when the report runs with --num=10000000):\n")
+        md.append("| keys | key/value bytes | peak RSS kvstore / LevelDB | "
+                  "anonymous kvstore / LevelDB |")
+        md.append("|---:|---|---:|---:|")
+        for keys, shape in shapes:
+            k, l = by.get((keys, shape, "kvstore")), by.get((keys, shape, "leveldb"))
+            if k and l:
+                md.append(f"| {keys:,} | {shape} | {ratio(k[0], l[0])} | {ratio(k[1], l[1])} |")
+        md.append("")
+    engines = [e for e in ENGINE_TITLES if any(e == r[2] for r in rows)]
+    categories = [f"{keys:,} keys, {shape} B" for keys, shape in shapes]
+
+    def series(column):
+        return [(engine_series_title(e), ENGINE_COLORS.get(e, "#777777"),
+                 [(by.get((k, s, e)) or (None, None))[column] for k, s in shapes])
+                for e in engines]
+
+    chart = gnuplot_panels(
+        out_dir, raw_dir, "memory", "Peak memory, issue 16's mixed workload, one process each",
+        [{"title": "peak RSS (VmHWM)", "ylabel": "MiB (lower is better)",
+          "categories": categories, "series": series(0)},
+         {"title": "anonymous memory before close (RssAnon)", "ylabel": "MiB (lower is better)",
+          "categories": categories, "series": series(1)}], size="1300,600")
+    if chart:
+        md.append(f"![peak RSS and anonymous memory per record shape and engine]"
+                  f"({os.path.basename(chart)})\n")
+    return md, chart
+
+
+LARGE_FILL_FILES = ["disk_usage.md", "disk_usage.dat", "disk_usage.png"]
+
+
+def run_large_fill(args, out_dir, failures):
+    """Runs //benchmarks:large_fill with --out=out_dir; returns (its disk_usage.md, the PNG's
+    path or None), or None if it did not run or wrote nothing."""
+    if not args.large_fill or not os.path.exists(args.large_fill):
+        log("large_fill is not in this build's runfiles (add :large_fill to the report's data); "
+            "skipping the bigger-than-memory section")
+        return "missing"
+    for file in LARGE_FILL_FILES:  # Nothing stale from an earlier run may be reported.
+        if os.path.exists(os.path.join(out_dir, file)):
+            os.remove(os.path.join(out_dir, file))
+    scratch = tempfile.mkdtemp(prefix="kvstore-report.")
+    command = [args.large_fill, f"--num={args.large_fill_num}", f"--dir={scratch}",
+               f"--out={out_dir}"]
+    if args.large_fill_reads is not None:
+        command.append(f"--reads={args.large_fill_reads}")
+    if args.large_fill_engines:
+        command.append(f"--engines={args.large_fill_engines}")
+    try:
+        run_tool("large_fill", command, failures, args.large_fill_timeout)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    md_path = os.path.join(out_dir, "disk_usage.md")
+    if not os.path.exists(md_path):
+        failures.append("large_fill wrote no disk_usage.md")
+        return None
+    with open(md_path) as f:
+        text = f.read()
+    png_path = os.path.join(out_dir, "disk_usage.png")
+    return text, png_path if os.path.exists(png_path) else None
+
+
+def large_fill_section(large_fill, args):
+    """The bigger-than-memory section: large_fill's own Markdown, its headings moved below ours."""
+    md = [f"## Bigger than memory (`//benchmarks:large_fill`, {args.large_fill_num:,} keys)\n"]
+    if large_fill == "missing":
+        md.append(f"Not run: `--large_fill_num={args.large_fill_num}` was asked for, but this "
+                  "build's runfiles hold no large_fill binary (`:large_fill` is not in the "
+                  "report's data in benchmarks/BUILD.bazel).\n")
+        return md
+    text, png = large_fill
+    md.append(f"`{os.path.basename(args.large_fill)} --num={args.large_fill_num}"
+              + (f" --reads={args.large_fill_reads}" if args.large_fill_reads is not None else "")
+              + (f" --engines={args.large_fill_engines}" if args.large_fill_engines else "")
+              + "`, its output as it wrote it (`disk_usage.md`, `disk_usage.dat`):\n")
+    for line in text.rstrip("\n").splitlines():
+        md.append("##" + line if line.startswith("#") else line)
+    md.append("")
+    if png and "disk_usage.png" not in text:
+        md.append("![disk usage over time during the fill](disk_usage.png)\n")
+    return md
 
 
 def bullet_list(heading, items):
@@ -520,6 +970,32 @@ def main():
     parser.add_argument("--large_num", type=int, default=None,
                         help="keys of the larger-record pass (default: --num / 4)")
     parser.add_argument("--no_large", action="store_true", help="skip the larger-record pass")
+    parser.add_argument("--compression", help="path of the compression binary")
+    parser.add_argument("--no_compression", action="store_true",
+                        help="skip the compression comparison")
+    parser.add_argument("--compression_num", type=int, default=1000000,
+                        help="keys of the compression comparison")
+    parser.add_argument("--compression_reads", type=int, default=None,
+                        help="random reads of the compression comparison (default: its keys)")
+    parser.add_argument("--compression_ratio", type=float, default=0.5,
+                        help="what the compression comparison's values compress to")
+    parser.add_argument("--peak_memory", help="path of the peak_memory binary")
+    parser.add_argument("--no_memory", action="store_true",
+                        help="skip the peak-memory workload")
+    parser.add_argument("--memory_scale", type=float, default=1.0,
+                        help="scale of the peak-memory workload's 1,000,000 and 500,000 keys")
+    parser.add_argument("--memory_synced", type=int, default=10000,
+                        help="synced Sets at the end of the peak-memory workload")
+    parser.add_argument("--large_fill", help="path of the large_fill binary, if built")
+    parser.add_argument("--large_fill_num", type=int, default=0,
+                        help="keys of the bigger-than-memory fill (issue 16: 50000000, about "
+                        "15 minutes); 0 skips it")
+    parser.add_argument("--large_fill_reads", type=int, default=None,
+                        help="random reads after the bigger-than-memory fill (default: its own)")
+    parser.add_argument("--large_fill_engines", default="",
+                        help="engines of the bigger-than-memory fill (default: its own)")
+    parser.add_argument("--large_fill_timeout", type=int, default=3 * 3600,
+                        help="seconds the bigger-than-memory fill may take (0: none)")
     args, db_bench_flags = parser.parse_known_args()
 
     out_dir = user_path(args.out) if args.out else default_out_dir()
@@ -553,6 +1029,16 @@ def main():
         large_config = pass_config(large_contexts, large_num, LARGE_KEY_SIZE,
                                    args.large_value_size)
         large = (large_results, large_memory, large_config)
+    compression = None
+    if args.compression and not args.no_compression:
+        compression = run_compression(args, raw_dir, failures)
+    peak_memory = None
+    if args.peak_memory and not args.no_memory:
+        peak_memory = run_memory(args, raw_dir, failures)
+    # Last: the longest by far, and its gigabytes of files would weigh on whatever came after.
+    large_fill = None
+    if args.large_fill_num > 0:
+        large_fill = run_large_fill(args, out_dir, failures)
 
     config = pass_config(contexts, args.num, 16, 100)
     num, key_size, value_size = config
@@ -562,6 +1048,8 @@ def main():
     md = []
     md.append("# kvstore benchmarks: kvstore, LevelDB and RocksDB side by side\n")
     flags_note = f" --rounds={args.rounds}" if args.rounds > 1 else ""
+    if args.no_seed:
+        flags_note += " --no_seed"
     if args.no_large:
         flags_note += " --no_large"
     else:
@@ -569,7 +1057,25 @@ def main():
             flags_note += f" --large_value_size={args.large_value_size}"
         if args.large_num is not None:
             flags_note += f" --large_num={args.large_num}"
-    md.append(f"Generated by `tools/bazel run //benchmarks:report -- --num={args.num}{flags_note}` on "
+    flags_note += (" --no_compression" if args.no_compression or not args.compression else
+                   "".join(f" --{flag}={getattr(args, flag)}" for flag, default in
+                           (("compression_num", 1000000), ("compression_reads", None),
+                            ("compression_ratio", 0.5)) if getattr(args, flag) != default))
+    flags_note += (" --no_memory" if args.no_memory or not args.peak_memory else
+                   "".join(f" --{flag}={getattr(args, flag)}" for flag, default in
+                           (("memory_scale", 1.0), ("memory_synced", 10000))
+                           if getattr(args, flag) != default))
+    if args.large_fill_num > 0:
+        flags_note += f" --large_fill_num={args.large_fill_num}"
+        if args.large_fill_reads is not None:
+            flags_note += f" --large_fill_reads={args.large_fill_reads}"
+        if args.large_fill_engines:
+            flags_note += f" --large_fill_engines={args.large_fill_engines}"
+    # Bazel's output directory names the compilation mode (bazel-out/k8-opt/bin/...).
+    mode = re.search(r"bazel-out/[^/]*-(opt|fastbuild|dbg)/", os.path.realpath(args.db_bench))
+    mode = mode.group(1) if mode else None
+    md.append(f"Generated by `tools/bazel run{' -c ' + mode if mode and mode != 'fastbuild' else ''}"
+              f" //benchmarks:report -- --num={args.num}{flags_note}` on "
               f"{machine['date']}" + (f", kvstore at {machine['commit']}" if machine["commit"] else "")
               + ".\n")
     md.append("## Machine\n")
@@ -583,7 +1089,9 @@ def main():
     v = machine["versions"]
     md.append(f"- Libraries (Debian): LevelDB {v['libleveldb-dev']}, RocksDB {v['librocksdb-dev']}, "
               f"Google Benchmark {v['libbenchmark-dev']}, Abseil {v['libabsl-dev']}, g++ {v['g++']}; "
-              "kvstore built with `-c opt`\n")
+              + (f"kvstore built with `-c {mode}`" if mode else "compilation mode unknown")
+              + (" (**not** optimized: these figures say nothing about speed)"
+                 if mode and mode != "opt" else "") + "\n")
 
     md.append("## Setup\n")
     md.append(f"- {num:,} keys of {key_size} bytes, values of {value_size} bytes, from "
@@ -665,6 +1173,12 @@ def main():
               "catch up shows in p99.9 and max.\n")
     md.extend(latency_table(engines, results))
     md.append("")
+    md.extend(latency_targets(engines, results))
+    latency_chart = draw_latency_chart(out_dir, raw_dir, engines, results, config)
+    if latency_chart:
+        md.append(f"![write latency percentiles per engine, log scale]"
+                  f"({os.path.basename(latency_chart)})\n")
+        charts.append(latency_chart)
 
     slow = slow_spots_table(engines, results)
     if len(slow) > 2:
@@ -705,11 +1219,26 @@ def main():
         md.extend(lines)
         charts += [large_chart] if large_chart else []
 
+    if compression is not None:
+        lines, compression_chart = compression_section(out_dir, raw_dir, compression, args)
+        md.extend(lines)
+        charts += [compression_chart] if compression_chart else []
+    if peak_memory is not None:
+        lines, memory_chart = memory_section(out_dir, raw_dir, peak_memory, args)
+        md.extend(lines)
+        charts += [memory_chart] if memory_chart else []
+    if large_fill is not None:
+        md.extend(large_fill_section(large_fill, args))
+        charts += [large_fill[1]] if large_fill != "missing" and large_fill[1] else []
+
     md.extend(bullet_list("## Run problems", failures))
 
     md.append("Raw results: `raw/db_bench_<engine>.json` (Google Benchmark JSON), "
               + ("`raw/db_bench_large_<engine>.json`, " if large is not None else "") +
-              "`raw/seed_workload.json`, and each chart's data and gnuplot script.\n")
+              "`raw/seed_workload.json`, "
+              + ("`raw/compression[_round<N>].md`, " if compression is not None else "")
+              + ("`raw/peak_memory[_round<N>].md`, " if peak_memory is not None else "")
+              + "and each chart's data and gnuplot script.\n")
 
     report_path = os.path.join(out_dir, "report.md")
     with open(report_path, "w") as f:
