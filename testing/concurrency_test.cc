@@ -319,6 +319,7 @@ TEST_F(ConcurrencyTest, ReadersSeeMonotonicConsistentStateWhileWritersAndCompact
   options.memtable_bytes = 4096;
   options.compaction_trigger = 2;
   options.block_bytes = 512;
+  options.segment_bytes = 4096;  // Compactions install many steps while readers read.
   options.env = kvstore::testing::NoSyncEnv::Get();  // Flushes all the time: skip the fsyncs.
   const std::string dir = kvstore::testing::NewTempDir("concurrency");
   store_ = ValueOrDie(Store::Open(dir, options));

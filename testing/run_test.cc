@@ -168,5 +168,16 @@ TEST(ReplaceMergedRunsTest, OutputTakesTheInputsPlace) {
   EXPECT_TRUE(runs.empty());
 }
 
+// A compaction step: the inputs' stand-ins are several runs (the output so far, then what is left
+// of each input), and a flush joined the run in front meanwhile.
+TEST(ReplaceMergedRunsTest, AStepPutsSeveralRunsInTheInputsPlace) {
+  auto seg = [](int n) { return std::make_shared<int>(n); };
+  auto out1 = seg(1), out2 = seg(2), rest1 = seg(3), rest2 = seg(4), flushed = seg(5), old = seg(6);
+  using Runs = std::vector<std::vector<std::shared_ptr<int>>>;
+  Runs runs = {{out1, flushed}, {rest1}, {rest2}, {old}};
+  ReplaceMergedRuns(&runs, Runs{{out1}, {rest1}, {rest2}}, Runs{{out1, out2}, {rest2}});
+  EXPECT_EQ(runs, (Runs{{flushed}, {out1, out2}, {rest2}, {old}}));
+}
+
 }  // namespace
 }  // namespace kvstore::internal
