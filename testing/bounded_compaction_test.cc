@@ -4,6 +4,7 @@
 // point of a compaction and after a power cut at any point of one; and the disk never holds a
 // second copy of what is being merged.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -226,6 +228,80 @@ TEST(BoundedCompactionTest, APowerCutAtAnyPointLeavesTheContentsWhole) {
     }
   }
   EXPECT_GT(cases_with_clips, 0u);
+}
+
+// Background compactions in many small steps while one writer keeps writing, deleting and
+// reading back: every read agrees with what was written.
+TEST(BoundedCompactionTest, BackgroundStepsKeepEveryWrite) {
+  const std::string dir = NewRamTempDir("bounded_background");
+  Options options;
+  options.memtable_bytes = 32 << 10;
+  options.compaction_trigger = 2;
+  options.compaction_size_ratio = 1.5;
+  options.max_space_amplification = 0.9;
+  options.segment_bytes = 4096;
+  options.block_bytes = 512;
+  options.idle_flush_ms = 5;
+  auto store = ValueOrDie(Store::Open(dir, options));
+  std::mt19937 rng(11);
+  Model model;
+  for (int op = 0; op < 60000; ++op) {
+    const int i = static_cast<int>(rng() % kKeys);
+    if (rng() % 4 == 0) {
+      KV_ASSERT_OK(store->Delete(Key(i)));
+      model.erase(Key(i));
+    } else {
+      const std::string v = absl::StrCat(op, std::string(rng() % 120, 'v'));
+      KV_ASSERT_OK(store->Set(Key(i), v));
+      model[Key(i)] = v;
+    }
+    if (op % 10000 == 9999) {
+      SCOPED_TRACE(absl::StrCat("after op ", op));
+      ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
+    }
+  }
+  KV_ASSERT_OK(store->Close());
+  store = ValueOrDie(Store::Open(dir, options));
+  ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
+}
+
+// Compact() calls racing background compactions that go in steps, while a writer writes: a
+// background compaction must pick its inputs after a Compact() that ran before it, never from a
+// version the Compact() has since rearranged (that erased runs, found by the stress tool).
+TEST(BoundedCompactionTest, CompactCallsRacingBackgroundCompactionsKeepEveryWrite) {
+  const std::string dir = NewRamTempDir("bounded_race");
+  Options options;
+  options.memtable_bytes = 8 << 10;
+  options.compaction_trigger = 2;
+  options.compaction_size_ratio = 1.5;
+  options.segment_bytes = 4096;
+  options.block_bytes = 512;
+  auto store = ValueOrDie(Store::Open(dir, options));
+  std::atomic<bool> writing{true};
+  std::thread compactor([&] {
+    while (writing.load()) {
+      ASSERT_TRUE(store->Compact().ok());
+    }
+  });
+  std::mt19937 rng(5);
+  Model model;
+  for (int op = 0; op < 30000; ++op) {
+    const int i = static_cast<int>(rng() % kKeys);
+    if (rng() % 5 == 0) {
+      ASSERT_TRUE(store->Delete(Key(i)).ok());
+      model.erase(Key(i));
+    } else {
+      const std::string v = absl::StrCat(op, std::string(rng() % 100, 'w'));
+      ASSERT_TRUE(store->Set(Key(i), v).ok());
+      model[Key(i)] = v;
+    }
+  }
+  writing = false;
+  compactor.join();
+  ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
+  KV_ASSERT_OK(store->Close());
+  store = ValueOrDie(Store::Open(dir, options));
+  ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
 }
 
 // An Env that records the most bytes its directory held, measured after each rename (a segment or

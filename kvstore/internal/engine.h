@@ -257,7 +257,7 @@ class Engine {
     return WaitForImmutableFlush();
   }
 
-  // Flushes, then merges every segment into one, dropping every version no reader needs.
+  // Flushes, then merges every run into one, dropping every version no reader needs.
   absl::Status Compact() {
     KV_ASSIGN_OR_RETURN(UserOperation op, BeginUserOperation());
     KV_RETURN_IF_ERROR(Flush());
@@ -1055,14 +1055,21 @@ class Engine {
       });
       if (shutting_down_) break;
       compaction_busy_ = true;
-      std::vector<Run> inputs = PickCompaction(*version_);
       lock.unlock();
       absl::Status s;
       {
         std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
-        if (StillLive(inputs)) s = RunCompaction(inputs);
+        // Picked only now, under compaction_mu_: a Compact() call may have run while this thread
+        // waited for the lock, and runs picked before it may no longer exist as runs. (Its steps
+        // leave segments that were live during it in other runs, so their being live is not
+        // enough: merging them as the runs they were would erase runs they are no longer.)
+        std::vector<Run> inputs;
+        {
+          std::lock_guard<std::mutex> relock(mu_);
+          if (!shutting_down_ && fatal_.ok()) inputs = PickCompaction(*version_);
+        }
+        if (!inputs.empty()) s = RunCompaction(std::move(inputs));
       }
-      inputs.clear();
       ReleaseFreeHeapMemory();
       lock.lock();
       compaction_busy_ = false;
@@ -1086,17 +1093,6 @@ class Engine {
 #ifdef __GLIBC__
     ::malloc_trim(0);
 #endif
-  }
-
-  bool StillLive(const std::vector<Run>& inputs) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    const std::vector<std::shared_ptr<const SegmentT>> live = version_->Segments();
-    for (const Run& run : inputs) {
-      for (const auto& input : run) {
-        if (std::find(live.begin(), live.end(), input) == live.end()) return false;
-      }
-    }
-    return true;
   }
 
   std::vector<Run> PickCompaction(const Version& version) const {
