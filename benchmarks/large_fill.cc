@@ -30,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "benchmarks/flag_parsing.h"
 #include "benchmarks/engine.h"
 #include "benchmarks/scratch_dir.h"
 
@@ -282,23 +283,6 @@ void WriteOutputs(const Flags& flags, const std::vector<Result>& results) {
   if (std::system(("gnuplot '" + script + "'").c_str()) != 0) {
     std::fprintf(stderr, "large_fill: gnuplot failed\n");
   }
-}
-
-bool ParseFlag(const char* arg, const char* name, uint64_t* value) {
-  const std::string prefix = std::string("--") + name + "=";
-  if (!absl::StartsWith(arg, prefix)) return false;
-  if (!absl::SimpleAtoi(arg + prefix.size(), value)) {
-    std::fprintf(stderr, "large_fill: bad value in %s\n", arg);
-    std::exit(2);
-  }
-  return true;
-}
-
-bool ParseFlag(const char* arg, const char* name, std::string* value) {
-  const std::string prefix = std::string("--") + name + "=";
-  if (!absl::StartsWith(arg, prefix)) return false;
-  *value = arg + prefix.size();
-  return true;
 }
 
 }  // namespace

@@ -18,10 +18,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "benchmarks/flag_parsing.h"
 #include "kvstore/kvstore.h"
 #include "tools/datagen/datagen.h"
 
 namespace {
+
+using kvstore::bench::ParseFlag;
 
 struct Flags {
   uint64_t live_mb = 100;
@@ -32,16 +35,6 @@ struct Flags {
   uint64_t settle_s = 60;
   std::string dir;
 };
-
-bool ParseFlag(const char* arg, const char* name, uint64_t* value) {
-  const std::string prefix = std::string("--") + name + "=";
-  if (!absl::StartsWith(arg, prefix)) return false;
-  if (!absl::SimpleAtoi(arg + prefix.size(), value)) {
-    std::fprintf(stderr, "bad value in %s\n", arg);
-    std::exit(2);
-  }
-  return true;
-}
 
 uint64_t DirectoryBytes(const std::string& dir) {
   uint64_t bytes = 0;

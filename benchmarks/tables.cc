@@ -20,10 +20,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "benchmarks/flag_parsing.h"
 #include "benchmarks/scratch_dir.h"
 #include "kvstore/database.h"
 
 namespace {
+
+using kvstore::bench::ParseFlag;
 
 using Clock = std::chrono::steady_clock;
 
@@ -36,16 +39,6 @@ struct Flags {
   uint64_t gets = 1000000;
   uint64_t settle_s = 60;
 };
-
-bool ParseFlag(const char* arg, const char* name, uint64_t* value) {
-  const std::string prefix = std::string("--") + name + "=";
-  if (!absl::StartsWith(arg, prefix)) return false;
-  if (!absl::SimpleAtoi(arg + prefix.size(), value)) {
-    std::fprintf(stderr, "bad value in %s\n", arg);
-    std::exit(2);
-  }
-  return true;
-}
 
 std::string KeyOf(uint64_t i) {
   char buf[17];

@@ -120,6 +120,26 @@ void ExpectHolds(const Store& store, const Model& model) {
   }
 }
 
+// Writes `ops` random Sets and Deletes (one in `delete_one_in`) of keys 0..kKeys into `store` and
+// `model`, calling `every_10000` after each ten thousand.
+template <typename Check = void (*)(int)>
+void WriteRandomly(Store& store, Model* model, uint32_t seed, int ops, int delete_one_in,
+                   Check every_10000 = [](int) {}) {
+  std::mt19937 rng(seed);
+  for (int op = 0; op < ops; ++op) {
+    const int i = static_cast<int>(rng() % kKeys);
+    if (rng() % delete_one_in == 0) {
+      ASSERT_TRUE(store.Delete(Key(i)).ok());
+      model->erase(Key(i));
+    } else {
+      const std::string v = absl::StrCat(op, std::string(rng() % 120, 'v'));
+      ASSERT_TRUE(store.Set(Key(i), v).ok());
+      (*model)[Key(i)] = v;
+    }
+    if (op % 10000 == 9999) ASSERT_NO_FATAL_FAILURE(every_10000(op));
+  }
+}
+
 size_t ClipsInManifest(const std::string& dir) {
   internal::Manifest manifest;
   EXPECT_TRUE(internal::ReadManifest(Env::Default(), dir, &manifest).ok());
@@ -243,23 +263,11 @@ TEST(BoundedCompactionTest, BackgroundStepsKeepEveryWrite) {
   options.block_bytes = 512;
   options.idle_flush_ms = 5;
   auto store = ValueOrDie(Store::Open(dir, options));
-  std::mt19937 rng(11);
   Model model;
-  for (int op = 0; op < 60000; ++op) {
-    const int i = static_cast<int>(rng() % kKeys);
-    if (rng() % 4 == 0) {
-      KV_ASSERT_OK(store->Delete(Key(i)));
-      model.erase(Key(i));
-    } else {
-      const std::string v = absl::StrCat(op, std::string(rng() % 120, 'v'));
-      KV_ASSERT_OK(store->Set(Key(i), v));
-      model[Key(i)] = v;
-    }
-    if (op % 10000 == 9999) {
-      SCOPED_TRACE(absl::StrCat("after op ", op));
-      ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteRandomly(*store, &model, 11, 60000, 4, [&](int op) {
+    SCOPED_TRACE(absl::StrCat("after op ", op));
+    ExpectHolds(*store, model);
+  }));
   KV_ASSERT_OK(store->Close());
   store = ValueOrDie(Store::Open(dir, options));
   ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
@@ -283,19 +291,8 @@ TEST(BoundedCompactionTest, CompactCallsRacingBackgroundCompactionsKeepEveryWrit
       ASSERT_TRUE(store->Compact().ok());
     }
   });
-  std::mt19937 rng(5);
   Model model;
-  for (int op = 0; op < 30000; ++op) {
-    const int i = static_cast<int>(rng() % kKeys);
-    if (rng() % 5 == 0) {
-      ASSERT_TRUE(store->Delete(Key(i)).ok());
-      model.erase(Key(i));
-    } else {
-      const std::string v = absl::StrCat(op, std::string(rng() % 100, 'w'));
-      ASSERT_TRUE(store->Set(Key(i), v).ok());
-      model[Key(i)] = v;
-    }
-  }
+  WriteRandomly(*store, &model, 5, 30000, 5);
   writing = false;
   compactor.join();
   ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
