@@ -389,11 +389,12 @@ int Info(const Args& args) {
                   std::string(s.status.message()).c_str());
       continue;
     }
-    std::printf("  run %zu: %s  %llu bytes  %llu entries  keys %s .. %s\n", s.run, name.c_str(),
+    std::printf("  run %zu: %s  %llu bytes  %llu entries  keys %s .. %s%s\n", s.run, name.c_str(),
                 static_cast<unsigned long long>(s.bytes),
                 static_cast<unsigned long long>(s.entries),
                 DescribeStoredKey(*opened, s.smallest_key).c_str(),
-                DescribeStoredKey(*opened, s.largest_key).c_str());
+                DescribeStoredKey(*opened, s.largest_key).c_str(),
+                s.clipped ? "  (clipped: a compaction in progress merged the keys before)" : "");
   }
   Env* env = Env::Default();
   uint64_t wal_bytes = 0;

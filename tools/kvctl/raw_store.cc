@@ -75,7 +75,14 @@ FilterOps MakeOps() {
           summary.status = segment.status();
           continue;
         }
-        const internal::SegmentInfo& info = (*segment)->info();
+        std::shared_ptr<const internal::Segment<Filter>> view = *std::move(segment);
+        if (auto clip = manifest.clips.find(number); clip != manifest.clips.end() &&
+                                                     view->info().smallest_key < clip->second &&
+                                                     !(view->info().largest_key < clip->second)) {
+          view = view->ClippedBelow(clip->second);
+          summary.clipped = true;
+        }
+        const internal::SegmentInfo& info = view->info();
         summary.bytes = info.file_bytes;
         summary.entries = info.num_entries;
         summary.smallest_key = info.smallest_key;

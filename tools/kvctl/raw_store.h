@@ -42,6 +42,7 @@ struct SegmentSummary {
   uint64_t bytes = 0;
   uint64_t entries = 0;
   std::string smallest_key, largest_key;
+  bool clipped = false;  // Read only from smallest_key on (a compaction was in progress).
   absl::Status status;  // Not OK if the segment could not be opened (then only run/number hold).
 };
 
