@@ -1362,19 +1362,37 @@ class Engine {
     if (absl::Status s = WriteManifest(env_, dir_, manifest); !s.ok()) {
       return ReleaseOutput(output_number, s);
     }
+    std::shared_ptr<const Version> replaced;
     {
       std::lock_guard<std::mutex> lock(mu_);
       pending_outputs_.erase(output_number);
       manifest_ = manifest;
-      version_ = std::move(version);
+      replaced = std::exchange(version_, version);
       if (flushed) imm_.reset();
       PublishViewLocked();
     }
     done_cv_.notify_all();
     work_cv_.notify_all();  // Both background threads wait on it (see SwitchMemTable).
+    ReleaseReplacedSegments(*replaced, *version);
     if (flushed) CloseFlushedWal(log_number);
     DeleteObsoleteFiles();
     return absl::OkStatus();
+  }
+
+  // Drops from the process the mapped pages of the segments `before` had and `after` has not (a
+  // compaction's inputs). The compaction's cursors release what they pass, but reads running
+  // beside it fault those pages in again, and they would stay in the RSS, beside the pages reads
+  // now touch in the output, until the last holder of the segment lets it go (the compaction
+  // thread, at nice 10, or an iterator, for as long as it lives). Measured on issue 16's workload
+  // (500,000 keys, 400-byte values): 251 MiB of inputs beside 183 MiB of output, a 526 MiB peak
+  // where 330 was typical. An iterator still reading them faults the pages back in from the OS
+  // cache.
+  static void ReleaseReplacedSegments(const Version& before, const Version& after) {
+    const std::vector<std::shared_ptr<const SegmentT>> live = after.Segments();
+    for (const auto& segment : before.Segments()) {
+      if (std::find(live.begin(), live.end(), segment) != live.end()) continue;
+      segment->file().WillNotNeed(0, segment->file().Size());
+    }
   }
 
   // Removes WALs the manifest no longer needs and segments it no longer names, except segments
