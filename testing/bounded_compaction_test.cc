@@ -187,7 +187,9 @@ TEST(BoundedCompactionTest, AFailureAtAnyPointLeavesTheContentsWhole) {
         env.FailNth(kind, n);
         const absl::Status compacted = store->Compact();
         env.ClearFaults();
-        if (!compacted.ok()) ASSERT_FALSE(compacted.message().empty());
+        if (!compacted.ok()) {
+          ASSERT_FALSE(compacted.message().empty());
+        }
         ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
         store->Close().IgnoreError();
       }
