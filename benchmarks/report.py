@@ -640,6 +640,16 @@ def run_tool(what, command, failures, timeout):
     return run.stdout
 
 
+def run_tool_in_scratch(what, make_command, failures, timeout):
+    """run_tool for a side benchmark that writes stores: make_command(scratch) gets a fresh
+    directory for them (the tool's --dir), removed afterwards whatever happens."""
+    scratch = tempfile.mkdtemp(prefix="kvstore-report.")
+    try:
+        return run_tool(what, make_command(scratch), failures, timeout)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 CODEC_TITLES = {"none": "none", "snappy": "Snappy", "lz4": "LZ4", "zstd": "Zstd (3)"}
 # Each kvstore codec against the peer that has it, as issue 16 sets the targets: size on disk no
 # larger than the peer's with the same codec; fillrandom and readrandom >= 2x LevelDB with Snappy.
@@ -678,14 +688,12 @@ def run_compression(args, raw_dir, failures):
 
 def run_compression_once(args, raw_dir, suffix, failures):
     """One run of //benchmarks:compression: ({(engine, codec): figures}, its heading) or None."""
-    scratch = tempfile.mkdtemp(prefix="kvstore-report.")
-    command = [args.compression, f"--num={args.compression_num}",
-               f"--reads={args.compression_reads or args.compression_num}",
-               f"--compression_ratio={args.compression_ratio}", f"--dir={scratch}"]
-    try:
-        out = run_tool("compression", command, failures, args.timeout)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    out = run_tool_in_scratch(
+        "compression",
+        lambda scratch: [args.compression, f"--num={args.compression_num}",
+                         f"--reads={args.compression_reads or args.compression_num}",
+                         f"--compression_ratio={args.compression_ratio}", f"--dir={scratch}"],
+        failures, args.timeout)
     if out is None:
         return None
     with open(os.path.join(raw_dir, f"compression{suffix}.md"), "w") as f:
@@ -789,13 +797,11 @@ def run_memory(args, raw_dir, failures):
 
 def run_memory_once(args, raw_dir, suffix, failures):
     """One run of //benchmarks:peak_memory: its rows, or None."""
-    scratch = tempfile.mkdtemp(prefix="kvstore-report.")
-    command = [args.peak_memory, f"--scale={args.memory_scale}",
-               f"--synced={args.memory_synced}", f"--dir={scratch}"]
-    try:
-        out = run_tool("peak_memory", command, failures, args.timeout)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    out = run_tool_in_scratch(
+        "peak_memory",
+        lambda scratch: [args.peak_memory, f"--scale={args.memory_scale}",
+                         f"--synced={args.memory_synced}", f"--dir={scratch}"],
+        failures, args.timeout)
     if out is None:
         return None
     with open(os.path.join(raw_dir, f"peak_memory{suffix}.md"), "w") as f:
@@ -880,17 +886,16 @@ def run_large_fill(args, out_dir, failures):
     for file in LARGE_FILL_FILES:  # Nothing stale from an earlier run may be reported.
         if os.path.exists(os.path.join(out_dir, file)):
             os.remove(os.path.join(out_dir, file))
-    scratch = tempfile.mkdtemp(prefix="kvstore-report.")
-    command = [args.large_fill, f"--num={args.large_fill_num}", f"--dir={scratch}",
-               f"--out={out_dir}"]
+    extra = []
     if args.large_fill_reads is not None:
-        command.append(f"--reads={args.large_fill_reads}")
+        extra.append(f"--reads={args.large_fill_reads}")
     if args.large_fill_engines:
-        command.append(f"--engines={args.large_fill_engines}")
-    try:
-        run_tool("large_fill", command, failures, args.large_fill_timeout)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        extra.append(f"--engines={args.large_fill_engines}")
+    run_tool_in_scratch(
+        "large_fill",
+        lambda scratch: [args.large_fill, f"--num={args.large_fill_num}", f"--dir={scratch}",
+                         f"--out={out_dir}"] + extra,
+        failures, args.large_fill_timeout)
     md_path = os.path.join(out_dir, "disk_usage.md")
     if not os.path.exists(md_path):
         failures.append("large_fill wrote no disk_usage.md")
