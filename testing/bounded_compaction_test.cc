@@ -47,6 +47,17 @@ Options SmallStoreOptions(Env* env) {
   return options;
 }
 
+// Background compaction on small MemTables, merging eagerly, in steps of the smallest segments.
+Options EagerStepOptions(size_t memtable_bytes) {
+  Options options;
+  options.memtable_bytes = memtable_bytes;
+  options.compaction_trigger = 2;
+  options.compaction_size_ratio = 1.5;
+  options.segment_bytes = 4096;
+  options.block_bytes = 512;
+  return options;
+}
+
 // Three runs, newest first: C, random overwrites of a quarter of the keys (one segment spanning
 // them all); A, in four segments of a thousand keys each (flushed in key order, so each joined the
 // run), deleting a third of the keys and overwriting a third; B, every key's first value. At the
@@ -258,13 +269,8 @@ TEST(BoundedCompactionTest, APowerCutAtAnyPointLeavesTheContentsWhole) {
 // reading back: every read agrees with what was written.
 TEST(BoundedCompactionTest, BackgroundStepsKeepEveryWrite) {
   const std::string dir = NewRamTempDir("bounded_background");
-  Options options;
-  options.memtable_bytes = 32 << 10;
-  options.compaction_trigger = 2;
-  options.compaction_size_ratio = 1.5;
+  Options options = EagerStepOptions(32 << 10);
   options.max_space_amplification = 0.9;
-  options.segment_bytes = 4096;
-  options.block_bytes = 512;
   options.idle_flush_ms = 5;
   auto store = ValueOrDie(Store::Open(dir, options));
   Model model;
@@ -282,12 +288,7 @@ TEST(BoundedCompactionTest, BackgroundStepsKeepEveryWrite) {
 // version the Compact() has since rearranged (that erased runs, found by the stress tool).
 TEST(BoundedCompactionTest, CompactCallsRacingBackgroundCompactionsKeepEveryWrite) {
   const std::string dir = NewRamTempDir("bounded_race");
-  Options options;
-  options.memtable_bytes = 8 << 10;
-  options.compaction_trigger = 2;
-  options.compaction_size_ratio = 1.5;
-  options.segment_bytes = 4096;
-  options.block_bytes = 512;
+  const Options options = EagerStepOptions(8 << 10);
   auto store = ValueOrDie(Store::Open(dir, options));
   std::atomic<bool> writing{true};
   std::thread compactor([&] {

@@ -153,18 +153,18 @@ TEST(ReplaceMergedRunsTest, OutputTakesTheInputsPlace) {
   auto a = seg(1), b = seg(2), c = seg(3), d = seg(4), out = seg(9);
   using Runs = std::vector<std::vector<std::shared_ptr<int>>>;
   Runs runs = {{a}, {b, c}, {d}};
-  ReplaceMergedRuns(&runs, Runs{{b, c}, {d}}, out);
+  ReplaceMergedRuns(&runs, Runs{{b, c}, {d}}, Runs{{out}});
   EXPECT_EQ(runs, (Runs{{a}, {out}}));
 
   // A newer run arrived meanwhile, and a flush joined the newest input run.
   auto e = seg(5), f = seg(6);
   runs = {{e}, {a, f}, {b, c}, {d}};
-  ReplaceMergedRuns(&runs, Runs{{a}, {b, c}}, out);
+  ReplaceMergedRuns(&runs, Runs{{a}, {b, c}}, Runs{{out}});
   EXPECT_EQ(runs, (Runs{{e}, {f}, {out}, {d}}));
 
   // Everything merged away.
   runs = {{a}, {b}};
-  ReplaceMergedRuns(&runs, Runs{{a}, {b}}, std::shared_ptr<int>());
+  ReplaceMergedRuns(&runs, Runs{{a}, {b}}, Runs{});
   EXPECT_TRUE(runs.empty());
 }
 

@@ -637,8 +637,7 @@ class Engine {
         KV_ASSIGN_OR_RETURN(std::shared_ptr<const SegmentT> segment,
                             SegmentT::Open(env_, dir_, number, decoding_));
         if (auto clip = manifest.clips.find(number); clip != manifest.clips.end()) {
-          if (!(segment->info().smallest_key < clip->second) ||
-              segment->info().largest_key < clip->second) {
+          if (!segment->CanClipBelow(clip->second)) {
             return absl::DataLossError(absl::StrCat("corruption in ", ManifestFileName(dir_),
                                                     ": segment ", number,
                                                     " is clipped outside its key range"));
@@ -1269,9 +1268,8 @@ class Engine {
           Run rest;
           for (const auto& segment : input) {
             if (segment->info().largest_key < resume_key) continue;  // Merged whole.
-            rest.push_back(segment->info().smallest_key < resume_key
-                               ? segment->ClippedBelow(resume_key)
-                               : segment);
+            rest.push_back(segment->CanClipBelow(resume_key) ? segment->ClippedBelow(resume_key)
+                                                             : segment);
           }
           if (!rest.empty()) replacement.push_back(std::move(rest));
         }

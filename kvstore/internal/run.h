@@ -93,15 +93,6 @@ void ReplaceMergedRuns(std::vector<std::vector<SegmentPtr>>* runs,
   if (!joined.empty()) runs->insert(at, std::move(joined));
 }
 
-// The same, for a merge into one segment (null if it kept nothing).
-template <typename SegmentPtr>
-void ReplaceMergedRuns(std::vector<std::vector<SegmentPtr>>* runs,
-                       const std::vector<std::vector<SegmentPtr>>& inputs, const SegmentPtr& output) {
-  std::vector<std::vector<SegmentPtr>> replacement;
-  if (output != nullptr) replacement.push_back({output});
-  ReplaceMergedRuns(runs, inputs, replacement);
-}
-
 // Every version of a run, in order, one segment after another (for compaction).
 template <typename Filter>
 class RunCursor {

@@ -564,6 +564,10 @@ class Segment {
     }
     return view;
   }
+  // Whether `lower` is a key ClippedBelow accepts: above the smallest key, at most the largest.
+  bool CanClipBelow(absl::string_view lower) const {
+    return info_.smallest_key < lower && !(info_.largest_key < lower);
+  }
   // Whether this is a view made by ClippedBelow: it holds no key below info().smallest_key.
   bool clipped() const { return clipped_; }
 

@@ -76,9 +76,8 @@ FilterOps MakeOps() {
           continue;
         }
         std::shared_ptr<const internal::Segment<Filter>> view = *std::move(segment);
-        if (auto clip = manifest.clips.find(number); clip != manifest.clips.end() &&
-                                                     view->info().smallest_key < clip->second &&
-                                                     !(view->info().largest_key < clip->second)) {
+        if (auto clip = manifest.clips.find(number);
+            clip != manifest.clips.end() && view->CanClipBelow(clip->second)) {
           view = view->ClippedBelow(clip->second);
           summary.clipped = true;
         }
