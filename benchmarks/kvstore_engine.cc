@@ -210,9 +210,9 @@ class KvStoreEngine final : public BenchEngine {
     if constexpr (HasProperties<Store>) {
       for (const char* name :
            {"kvstore.num-runs", "kvstore.num-segments", "kvstore.segment-bytes", "kvstore.flushes",
-            "kvstore.compactions", "kvstore.write-amplification", "kvstore.write-slowdowns",
-            "kvstore.write-stops", "kvstore.wal-records", "kvstore.segment-reads",
-            "kvstore.filter-negatives"}) {
+            "kvstore.compactions", "kvstore.compactions-between-steps",
+            "kvstore.write-amplification", "kvstore.write-slowdowns", "kvstore.write-stops",
+            "kvstore.wal-records", "kvstore.segment-reads", "kvstore.filter-negatives"}) {
         std::optional<std::string> value = store_->GetProperty(name);
         if (value.has_value()) absl::StrAppend(&stats, "  ", name, " ", *value, "\n");
       }

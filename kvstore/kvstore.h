@@ -290,6 +290,8 @@ class KVStore {
   // "kvstore.user-bytes-written", "kvstore.flush-bytes-written",
   // "kvstore.compaction-bytes-written", "kvstore.compaction-bytes-read",
   // "kvstore.write-amplification", "kvstore.flushes", "kvstore.compactions",
+  // "kvstore.compactions-between-steps" (of those, merges of newer runs made between two steps of
+  // a long merge),
   // "kvstore.filter-negatives" (segment reads a filter saved), "kvstore.segment-reads",
   // "kvstore.write-slowdowns", "kvstore.write-stops", "kvstore.live-snapshots",
   // "kvstore.last-sequence", "kvstore.wal-records" (fewer than writes when writes were grouped),

@@ -40,7 +40,7 @@ struct Options {
   // rewritten). A read consults each run once. Compaction (size-tiered): when at least
   // `compaction_trigger` adjacent runs of similar size exist, they are merged into one run in the
   // background. Writes slow down once `slowdown_segments` runs wait and stop (until compaction
-  // catches up) at `stop_segments`.
+  // catches up) at `stop_segments`; the runs that stand for a merge in progress count as one.
   int compaction_trigger = 4;
   // Runs whose sizes are within this ratio of each other count as "similar".
   double compaction_size_ratio = 4.0;

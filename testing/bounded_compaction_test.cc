@@ -5,6 +5,7 @@
 // second copy of what is being merged.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -301,6 +302,53 @@ TEST(BoundedCompactionTest, CompactCallsRacingBackgroundCompactionsKeepEveryWrit
   writing = false;
   compactor.join();
   ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
+  KV_ASSERT_OK(store->Close());
+  store = ValueOrDie(Store::Open(dir, options));
+  ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
+}
+
+// An Env whose renames (one per segment written, one per manifest) take a few milliseconds once
+// `slow` is set, so that a merge of many small segments takes long beside a flush.
+class SlowRenameEnv final : public EnvWrapper {
+ public:
+  SlowRenameEnv() : EnvWrapper(Env::Default()) {}
+  absl::Status RenameFile(const std::string& from, const std::string& to) override {
+    if (slow.load()) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    return EnvWrapper::RenameFile(from, to);
+  }
+  std::atomic<bool> slow{false};
+};
+
+// While a merge of large runs goes on, a writer's flushes add runs in front of it. They are merged
+// between its steps (with nothing merging them, they reached slowdown_segments and every write
+// slept until the long merge ended), and nothing is lost by merging them there.
+TEST(BoundedCompactionTest, RunsFlushedDuringALongMergeAreMergedBetweenItsSteps) {
+  const std::string dir = NewRamTempDir("bounded_between_steps");
+  SlowRenameEnv env;
+  Options options;
+  options.env = &env;
+  options.memtable_bytes = 16 << 10;
+  options.segment_bytes = 4096;
+  options.block_bytes = 512;
+  options.idle_flush_ms = 0;
+  auto store = ValueOrDie(Store::Open(dir, options));
+  Model model;
+  ASSERT_NO_FATAL_FAILURE(WriteRandomly(*store, &model, 21, 8000, 1 << 30));
+  KV_ASSERT_OK(store->Compact());
+  env.slow = true;
+  uint32_t seed = 22;
+  while (std::stoull(*store->GetProperty("kvstore.compactions-between-steps")) == 0) {
+    ASSERT_LT(seed, 60u) << "no merge between steps after 380,000 writes";
+    ASSERT_NO_FATAL_FAILURE(WriteRandomly(*store, &model, seed++, 10000, 7));
+  }
+  KV_ASSERT_OK(store->WaitForBackgroundWork());
+  std::printf("%s merges between steps of %s compactions; %s write slowdowns, %s write stops\n",
+              store->GetProperty("kvstore.compactions-between-steps")->c_str(),
+              store->GetProperty("kvstore.compactions")->c_str(),
+              store->GetProperty("kvstore.write-slowdowns")->c_str(),
+              store->GetProperty("kvstore.write-stops")->c_str());
+  ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
+  env.slow = false;
   KV_ASSERT_OK(store->Close());
   store = ValueOrDie(Store::Open(dir, options));
   ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <system_error>
 
@@ -57,9 +58,12 @@ inline std::string NewRamTempDir(const std::string& name = "store") {
     return NewTempDir(name);
   }
   static int counter = 0;
+  // Not the pid alone: Bazel's sandbox gives every test process its own PID namespace, so tests
+  // running at once (--runs_per_test, or two test targets) have the same pids.
+  static const unsigned process_tag = std::random_device{}();
   std::filesystem::path dir = std::filesystem::path("/dev/shm") /
                               ("kvstore_" + name + "_" + std::to_string(::getpid()) + "_" +
-                               std::to_string(counter++));
+                               std::to_string(process_tag) + "_" + std::to_string(counter++));
   std::filesystem::remove_all(dir, error);
   return dir.string();
 }

@@ -13,6 +13,34 @@
 
 namespace kvstore::internal {
 
+// The size-tiered part of PickCompaction, over `runs` (the newest of `total_runs` live runs).
+template <typename Filter>
+std::vector<SegmentRun<Filter>> PickSizeTiered(const std::vector<SegmentRun<Filter>>& runs,
+                                               size_t total_runs, const Options& options) {
+  const size_t trigger = static_cast<size_t>(options.compaction_trigger);
+  for (size_t start = 0; start + trigger <= runs.size(); ++start) {
+    uint64_t lo = RunBytes(runs[start]), hi = lo;
+    size_t end = start + 1;
+    while (end < runs.size()) {
+      const uint64_t size = RunBytes(runs[end]);
+      const uint64_t new_lo = std::min(lo, size), new_hi = std::max(hi, size);
+      if (static_cast<double>(new_hi) >
+          options.compaction_size_ratio * static_cast<double>(std::max<uint64_t>(new_lo, 1))) {
+        break;
+      }
+      lo = new_lo;
+      hi = new_hi;
+      ++end;
+    }
+    if (end - start >= trigger) return {runs.begin() + start, runs.begin() + end};
+  }
+  // Too many runs even so: merge the newest ones rather than let reads degrade.
+  if (total_runs >= static_cast<size_t>(options.slowdown_segments) && runs.size() >= trigger) {
+    return {runs.begin(), runs.begin() + trigger};
+  }
+  return {};
+}
+
 // Size-tiered over sorted runs: the newest stretch of `compaction_trigger` or more adjacent runs
 // whose sizes are within `compaction_size_ratio` of each other. Adjacent, so the merged segment
 // keeps their place in the newest-first order. Before that, the space bound: everything, when
@@ -22,7 +50,6 @@ template <typename Filter>
 std::vector<SegmentRun<Filter>> PickCompaction(const std::vector<SegmentRun<Filter>>& runs,
                                                 const Options& options) {
   using Run = SegmentRun<Filter>;
-  const size_t trigger = static_cast<size_t>(options.compaction_trigger);
   if (runs.size() >= 2) {
     // Only newer segments whose keys overlap the oldest run's can shadow versions in it: data
     // written beyond the old keys is never merged for space.
@@ -52,27 +79,7 @@ std::vector<SegmentRun<Filter>> PickCompaction(const std::vector<SegmentRun<Filt
       return runs;
     }
   }
-  for (size_t start = 0; start + trigger <= runs.size(); ++start) {
-    uint64_t lo = RunBytes(runs[start]), hi = lo;
-    size_t end = start + 1;
-    while (end < runs.size()) {
-      const uint64_t size = RunBytes(runs[end]);
-      const uint64_t new_lo = std::min(lo, size), new_hi = std::max(hi, size);
-      if (static_cast<double>(new_hi) >
-          options.compaction_size_ratio * static_cast<double>(std::max<uint64_t>(new_lo, 1))) {
-        break;
-      }
-      lo = new_lo;
-      hi = new_hi;
-      ++end;
-    }
-    if (end - start >= trigger) return {runs.begin() + start, runs.begin() + end};
-  }
-  // Too many runs even so: merge the newest ones rather than let reads degrade.
-  if (runs.size() >= static_cast<size_t>(options.slowdown_segments)) {
-    return {runs.begin(), runs.begin() + trigger};
-  }
-  return {};
+  return PickSizeTiered(runs, runs.size(), options);
 }
 
 }  // namespace kvstore::internal

@@ -348,6 +348,7 @@ constexpr const char* kProperties[] = {
     "kvstore.write-amplification",
     "kvstore.flushes",
     "kvstore.compactions",
+    "kvstore.compactions-between-steps",
     "kvstore.filter-negatives",
     "kvstore.segment-reads",
     "kvstore.write-slowdowns",
