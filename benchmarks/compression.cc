@@ -2,7 +2,7 @@
 // RocksDB with LZ4 and Zstd, one engine after another in the same run, on the same data.
 //
 //   tools/bazel run -c opt //benchmarks:compression -- [--num=1000000] [--compression_ratio=0.5]
-//       [--reads=1000000] [--dir=/tmp]
+//       [--reads=1000000] [--dir=/tmp] [--only=kvstore/snappy,leveldb/snappy]
 //
 // Keys: datagen's 16-byte keys in random order; values: 100 bytes that compress to about
 // --compression_ratio (datagen --compression_ratio). Per engine and codec: fillrandom (ops/s),
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "benchmarks/scratch_dir.h"
 #include "kvstore/compression.h"
 #include "kvstore/kvstore.h"
@@ -176,12 +177,14 @@ int main(int argc, char** argv) {
   spec.compression_ratio = 0.5;
   uint64_t reads = 1000000;
   std::string parent;
+  std::vector<std::string> only;  // engine/codec pairs to run; empty: all.
   for (int i = 1; i < argc; ++i) {
     const char* a = argv[i];
     if (std::strncmp(a, "--num=", 6) == 0) spec.count = std::strtoull(a + 6, nullptr, 10);
     else if (std::strncmp(a, "--reads=", 8) == 0) reads = std::strtoull(a + 8, nullptr, 10);
     else if (std::strncmp(a, "--compression_ratio=", 20) == 0) spec.compression_ratio = std::atof(a + 20);
     else if (std::strncmp(a, "--dir=", 6) == 0) parent = a + 6;
+    else if (std::strncmp(a, "--only=", 7) == 0) only = absl::StrSplit(a + 7, ',', absl::SkipEmpty());
     else {
       std::fprintf(stderr, "unknown flag %s\n", a);
       return 2;
@@ -223,6 +226,10 @@ int main(int argc, char** argv) {
   bool failed = false;
   int n = 0;
   for (const Config& config : configs) {
+    if (!only.empty() && std::find(only.begin(), only.end(),
+                                   absl::StrCat(config.engine, "/", config.codec)) == only.end()) {
+      continue;
+    }
     Result r = Run(config.open, (*scratch)->Child(absl::StrCat("c", n++)), spec, order, reads, &failed);
     std::printf("| %s | %s | %.0f | %.2f | %.0f |\n", config.engine, config.codec, r.fill_ops,
                 r.disk_bytes / 1e6, r.read_ops);
