@@ -136,15 +136,20 @@ class CopyingFile final : public RandomAccessFile {
   absl::Status Read(uint64_t offset, size_t n, absl::string_view* result,
                     char* scratch) const override {
     if (offset > contents_.size()) return absl::OutOfRangeError("read past end of file");
+    lowest_read_ = std::min(lowest_read_, offset);
     n = std::min<uint64_t>(n, contents_.size() - offset);
     std::memcpy(scratch, contents_.data() + offset, n);
     *result = absl::string_view(scratch, n);
     return absl::OkStatus();
   }
   uint64_t Size() const override { return contents_.size(); }
+  // The lowest offset read since the last ResetLowestRead (not thread-safe: tests read alone).
+  uint64_t lowest_read() const { return lowest_read_; }
+  void ResetLowestRead() const { lowest_read_ = ~uint64_t{0}; }
 
  private:
   std::string contents_;
+  mutable uint64_t lowest_read_ = ~uint64_t{0};
 };
 
 class CopyingEnv final : public Env {
@@ -310,6 +315,13 @@ TYPED_TEST(SegmentTest, ClippedViewHoldsNothingBelowItsClip) {
         if (e.key >= clip) kept.push_back(e);
       }
       ASSERT_FALSE(kept.empty());
+      // No read through the view goes below BytesBelowClip() (whose pages a compaction step
+      // releases from the process), checked where reads go through Read.
+      const auto* tracked = dynamic_cast<const CopyingFile*>(&view->file());
+      if (tracked != nullptr) tracked->ResetLowestRead();
+      if (clip == this->entries_.front().key) EXPECT_EQ(view->BytesBelowClip(), 0u);
+      if (clip == "key00300") EXPECT_GT(view->BytesBelowClip(), 0u);
+      EXPECT_EQ(whole->BytesBelowClip(), 0u);
       // Gets: versions at or after the clip as the whole segment has them, none below it.
       for (const Entry& e : this->entries_) {
         std::string scratch;
@@ -345,6 +357,7 @@ TYPED_TEST(SegmentTest, ClippedViewHoldsNothingBelowItsClip) {
       }
       KV_ASSERT_OK(cursor.status());
       EXPECT_EQ(count, kept.size());
+      if (tracked != nullptr) EXPECT_GE(tracked->lowest_read(), view->BytesBelowClip());
       KV_EXPECT_OK(view->Verify());  // The file itself is whole.
     }
   }

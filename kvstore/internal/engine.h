@@ -1456,10 +1456,13 @@ class Engine {
   // where 330 was typical. An iterator still reading them faults the pages back in from the OS
   // cache.
   // A segment `after` still has as a clipped view (a compaction step) shares its mapping with the
-  // view, so it is left alone.
+  // view: only the blocks below its clip, which the view never reads, are released.
   static void ReleaseReplacedSegments(const Version& before, const Version& after) {
     std::set<uint64_t> live;
-    for (const auto& segment : after.Segments()) live.insert(segment->info().number);
+    for (const auto& segment : after.Segments()) {
+      live.insert(segment->info().number);
+      if (segment->clipped()) segment->file().WillNotNeed(0, segment->BytesBelowClip());
+    }
     for (const auto& segment : before.Segments()) {
       if (live.count(segment->info().number) != 0) continue;
       segment->file().WillNotNeed(0, segment->file().Size());

@@ -570,6 +570,12 @@ class Segment {
   }
   // Whether this is a view made by ClippedBelow: it holds no key below info().smallest_key.
   bool clipped() const { return clipped_; }
+  // For a clipped view, the file bytes before the block that holds its first key: the view never
+  // reads them (0 otherwise).
+  uint64_t BytesBelowClip() const {
+    if (!clipped_ || num_blocks() == 0) return 0;
+    return BlockOffset(std::min(FindBlock(info_.smallest_key, ~uint64_t{0}), num_blocks() - 1));
+  }
 
   const SegmentInfo& info() const { return info_; }
   const std::string& file_name() const { return name_; }
