@@ -1078,7 +1078,7 @@ class Engine {
           if (!shutting_down_ && fatal_.ok()) inputs = PickCompaction(*version_);
         }
         if (!inputs.empty()) {
-          s = RunCompaction(std::move(inputs), /*merge_newer_between_steps=*/true);
+          s = RunCompaction(std::move(inputs), MergeKind::kBackground);
         }
       }
       ReleaseFreeHeapMemory();
@@ -1179,10 +1179,16 @@ class Engine {
   // are deleted, and the one segment of each input run it is inside of is clipped there
   // (Segment::ClippedBelow). So a compaction needs disk for about one segment per input run more
   // than its inputs, never for a second copy of them, and a crash or Close in the middle keeps
-  // the steps already installed. With `merge_newer_between_steps` (background compactions), runs
-  // that flushes have added in front of the inputs meanwhile are merged between two steps when
-  // they warrant it (MergeNewerRunsBetweenSteps).
-  absl::Status RunCompaction(std::vector<Run> inputs, bool merge_newer_between_steps = false) {
+  // the steps already installed. In a background compaction, runs that flushes have added in
+  // front of the inputs meanwhile are merged between two steps when they warrant it
+  // (MergeNewerRunsBetweenSteps).
+  enum class MergeKind {
+    kCompactCall,   // Compact(): all runs, nothing merged between steps.
+    kBackground,    // Picked by the background thread; merges newer runs between its steps.
+    kBetweenSteps,  // A merge of newer runs between two steps of a kBackground one.
+  };
+  absl::Status RunCompaction(std::vector<Run> inputs, MergeKind kind = MergeKind::kCompactCall) {
+    const bool merge_newer_between_steps = kind == MergeKind::kBackground;
     bool bottommost;
     std::vector<uint64_t> snapshots;
     {
@@ -1192,7 +1198,7 @@ class Engine {
       snapshots = snapshots_->Sorted();
     }
     // Runs merged between steps of this merge are not its own: they leave the count alone.
-    const bool outermost = !merging_newer_runs_;
+    const bool outermost = kind != MergeKind::kBetweenSteps;
     absl::Cleanup forget_standing = [&] {
       if (outermost) SetMergingExtraRuns(0);
     };
@@ -1325,18 +1331,13 @@ class Engine {
       std::lock_guard<std::mutex> lock(mu_);
       if (shutting_down_ || !fatal_.ok() || standing.empty()) return absl::OkStatus();
       const std::vector<Run>& runs = version_->runs;
-      const auto& merging = standing.front().front();
-      const auto first_merging = std::find_if(runs.begin(), runs.end(), [&](const Run& run) {
-        return std::find(run.begin(), run.end(), merging) != run.end();
-      });
+      const auto first_merging = FindRunHolding(runs, standing.front().front());
       inputs = internal::PickSizeTiered<Filter>(std::vector<Run>(runs.begin(), first_merging),
                                                 ThrottledRunsLocked(), options_);
     }
     if (inputs.empty()) return absl::OkStatus();
     // Not nested further: these merges are small beside the one they interrupt.
-    merging_newer_runs_ = true;
-    absl::Status s = RunCompaction(std::move(inputs), /*merge_newer_between_steps=*/false);
-    merging_newer_runs_ = false;
+    absl::Status s = RunCompaction(std::move(inputs), MergeKind::kBetweenSteps);
     if (s.ok()) stats_.compactions_between_steps.fetch_add(1, std::memory_order_relaxed);
     return s;
   }
@@ -1546,7 +1547,6 @@ class Engine {
   // Runs that stand for the merge in progress beyond the one it will leave (its output so far and
   // the rest of each input); see ThrottledRunsLocked.
   size_t merging_extra_runs_ = 0;
-  bool merging_newer_runs_ = false;  // Under compaction_mu_: in MergeNewerRunsBetweenSteps.
   bool idle_flush_pending_ = false;
   bool shutting_down_ = false;
   bool closed_ = false;

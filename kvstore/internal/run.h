@@ -67,6 +67,15 @@ ptrdiff_t InsertionPoint(const SegmentRun<Filter>& run, const SegmentInfo& info)
   return static_cast<ptrdiff_t>(i);
 }
 
+// The run of `runs` that holds `segment` (runs.end() if none): a merge in progress finds its
+// inputs in the live list this way, since runs may have been added in front of them meanwhile.
+template <typename Runs, typename SegmentPtr>
+auto FindRunHolding(Runs& runs, const SegmentPtr& segment) {
+  return std::find_if(runs.begin(), runs.end(), [&](const auto& run) {
+    return std::find(run.begin(), run.end(), segment) != run.end();
+  });
+}
+
 // Puts `replacement` (runs, newest first; none if the merge kept nothing) in place of `inputs`,
 // the runs a merge's inputs stood as in the live list. Runs newer than the inputs may have been
 // added meanwhile, and flushes may have joined the newest input run: the segments that joined it
@@ -78,9 +87,7 @@ void ReplaceMergedRuns(std::vector<std::vector<SegmentPtr>>* runs,
                        const std::vector<std::vector<SegmentPtr>>& inputs,
                        const std::vector<std::vector<SegmentPtr>>& replacement) {
   const std::vector<SegmentPtr>& newest_input = inputs.front();
-  auto first = std::find_if(runs->begin(), runs->end(), [&](const std::vector<SegmentPtr>& run) {
-    return std::find(run.begin(), run.end(), newest_input.front()) != run.end();
-  });
+  auto first = FindRunHolding(*runs, newest_input.front());
   if (first == runs->end()) return;  // Not reached while one compaction runs at a time.
   std::vector<SegmentPtr> joined;
   for (const SegmentPtr& segment : *first) {
