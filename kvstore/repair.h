@@ -203,7 +203,7 @@ inline bool CheckBlock(absl::string_view bytes, VersionOrder* order, uint32_t* c
   }
   std::string raw;
   if (IsCompressedBlock(bytes)) {
-    absl::Status s = DecompressBlock(bytes, codec, "a block", &raw);
+    absl::Status s = DecompressBlock(bytes, codec, [] { return std::string("a block"); }, &raw);
     if (absl::IsFailedPrecondition(s)) {
       *foreign_codec = s;
       *problem = std::string(s.message());
@@ -302,34 +302,34 @@ struct SegmentIndex {
 
 // Parses index bytes (without their checksum). Blocks must tile [0, data_end) in order; with
 // `exact_end`, data_end must be `data_limit` (the footer's filter offset), else at most it.
-inline bool ParseSegmentIndex(absl::string_view in, uint64_t data_limit, bool exact_end,
-                              SegmentIndex* index, std::string* problem) {
+inline bool ParseSegmentIndex(absl::string_view in, uint32_t version, uint64_t data_limit,
+                              bool exact_end, SegmentIndex* index, std::string* problem) {
   absl::string_view filter_name, smallest, largest;
   uint64_t num_deletions, min_sequence, max_sequence;
   uint32_t count;
   if (!GetLengthPrefixed(&in, &filter_name) || !GetFixed64(&in, &index->num_entries) ||
       !GetFixed64(&in, &num_deletions) || !GetFixed64(&in, &min_sequence) ||
       !GetFixed64(&in, &max_sequence) || !GetLengthPrefixed(&in, &smallest) ||
-      !GetLengthPrefixed(&in, &largest) || !GetFixed32(&in, &count) || count > in.size() / 21) {
+      !GetLengthPrefixed(&in, &largest) || !GetFixed32(&in, &count) ||
+      count > in.size() / IndexEntryReader::MinEntryBytes(version)) {
     *problem = "its header does not parse";
     return false;
   }
   index->filter_name.assign(filter_name.data(), filter_name.size());
   uint64_t expected = 0;
+  IndexEntryReader entries(in, version);
   for (uint32_t i = 0; i < count; ++i) {
     absl::string_view key;
-    uint64_t tag, offset;
-    uint32_t size;
-    if (!GetLengthPrefixed(&in, &key) || !GetFixed64(&in, &tag) || !GetFixed64(&in, &offset) ||
-        !GetFixed32(&in, &size) || offset != expected || size < kBlockTrailerBytes ||
-        size > data_limit - offset) {
+    uint64_t tag, offset, size;
+    if (!entries.Next(&key, &tag, &offset, &size) || offset != expected ||
+        size < kBlockTrailerBytes || size > data_limit - offset) {
       *problem = absl::StrCat("entry ", i, " does not parse or points outside the data");
       return false;
     }
     index->blocks.emplace_back(offset, size);
     expected = offset + size;
   }
-  if (!in.empty() || (exact_end && expected != data_limit)) {
+  if (!entries.done() || (exact_end && expected != data_limit)) {
     *problem = "it does not cover the data";
     return false;
   }
@@ -377,6 +377,7 @@ absl::Status SalvageSegment(Env* env, SalvagedSegment* segment, RepairReport::Fi
   // Footer: where the index is, and where the data ends.
   bool footer_ok = false;
   uint64_t filter_offset = 0, index_offset = 0, index_size = 0;
+  uint32_t version = 0;
   std::string footer_problem;
   if (size < kSegmentFooterBytes) {
     footer_problem = "file too short for a footer";
@@ -385,17 +386,17 @@ absl::Status SalvageSegment(Env* env, SalvagedSegment* segment, RepairReport::Fi
     filter_offset = DecodeFixed64(f);
     index_offset = DecodeFixed64(f + 16);
     index_size = DecodeFixed64(f + 24);
-    const uint32_t version = DecodeFixed32(f + 32);
+    version = DecodeFixed32(f + 32);
     if (Checksum(absl::string_view(f, kSegmentFooterBytes - 8), kFooterSalt) !=
         DecodeFixed64(f + kSegmentFooterBytes - 8)) {
       footer_problem = "checksum mismatch in footer";
     } else if (DecodeFixed64(f + 36) != kSegmentMagic) {
       footer_problem = "bad magic number in footer";
-    } else if (version != kFormatVersion) {
+    } else if (!IsReadableFormatVersion(version)) {
       // Its checksum holds: a segment of another format, which this build cannot read.
       return absl::FailedPreconditionError(
           absl::StrCat(segment->path, " has format version ", version,
-                       "; this build reads and repairs version ", kFormatVersion));
+                       "; this build reads and repairs ", ReadableFormatVersions()));
     } else if (filter_offset > size - kSegmentFooterBytes || index_offset < filter_offset ||
                index_offset > size - kSegmentFooterBytes ||
                index_size > size - kSegmentFooterBytes - index_offset || index_size < 8) {
@@ -418,7 +419,7 @@ absl::Status SalvageSegment(Env* env, SalvagedSegment* segment, RepairReport::Fi
     if (Checksum(bytes.substr(0, index_size - 8), kIndexSalt) !=
         DecodeFixed64(bytes.data() + index_size - 8)) {
       index_problem = "checksum mismatch in index";
-    } else if (!ParseSegmentIndex(bytes.substr(0, index_size - 8), filter_offset,
+    } else if (!ParseSegmentIndex(bytes.substr(0, index_size - 8), version, filter_offset,
                                   /*exact_end=*/true, &index, &index_problem)) {
       index_problem = absl::StrCat("index: ", index_problem);
     } else {
@@ -436,10 +437,21 @@ absl::Status SalvageSegment(Env* env, SalvagedSegment* segment, RepairReport::Fi
       const uint64_t length = index_end - q;
       if (!budget.Allows(length)) break;
       absl::string_view bytes = all.substr(q, length);
+      // Without the footer the version is unknown: the index is taken in whichever readable
+      // version parses it, newest first.
+      auto parses = [&] {
+        for (uint32_t v = kFormatVersion; v >= kOldestReadableFormatVersion; --v) {
+          index = SegmentIndex();
+          if (ParseSegmentIndex(bytes.substr(0, length - 8), v, q, /*exact_end=*/false, &index,
+                                &index_problem)) {
+            return true;
+          }
+        }
+        return false;
+      };
       if (Checksum(bytes.substr(0, length - 8), kIndexSalt) ==
               DecodeFixed64(bytes.data() + length - 8) &&
-          ParseSegmentIndex(bytes.substr(0, length - 8), q, /*exact_end=*/false, &index,
-                            &index_problem)) {
+          parses()) {
         index_ok = true;
         data_limit = q;
         notes.push_back(absl::StrCat("index found at offset ", q, " by its checksum"));
@@ -726,9 +738,10 @@ class SegmentVersionSource final : public VersionSource {
                                               " verified once, then not when read again"));
     }
     if (IsCompressedBlock(bytes)) {
-      KV_RETURN_IF_ERROR(DecompressBlock(bytes, codec_,
-                                         absl::StrCat(segment_->path, ": the block at offset ", offset),
-                                         &raw_));
+      KV_RETURN_IF_ERROR(DecompressBlock(
+          bytes, codec_,
+          [this, at = offset] { return absl::StrCat(segment_->path, ": the block at offset ", at); },
+          &raw_));
       bytes = raw_;
     }
     KV_ASSIGN_OR_RETURN(block_, Block::Parse(bytes));

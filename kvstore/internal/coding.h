@@ -67,9 +67,8 @@ inline void PutLengthPrefixed(std::string* out, absl::string_view bytes) {
   out->append(bytes.data(), bytes.size());
 }
 
-// Parses a varint from the front of *in and advances it; false if *in ends mid-varint or the
-// value overflows 64 bits.
-inline bool GetVarint64(absl::string_view* in, uint64_t* v) {
+// GetVarint64 for varints of two bytes or more.
+inline bool GetLongVarint64(absl::string_view* in, uint64_t* v) {
   uint64_t result = 0;
   for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
     const uint8_t byte = static_cast<uint8_t>(in->front());
@@ -82,6 +81,18 @@ inline bool GetVarint64(absl::string_view* in, uint64_t* v) {
     }
   }
   return false;
+}
+
+// Parses a varint from the front of *in and advances it; false if *in ends mid-varint or the
+// value overflows 64 bits. Most varints in a block are one byte (small lengths, tags at the
+// bottom), and that case stays small enough to inline.
+inline bool GetVarint64(absl::string_view* in, uint64_t* v) {
+  if (!in->empty() && static_cast<uint8_t>(in->front()) < 0x80) {
+    *v = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    return true;
+  }
+  return GetLongVarint64(in, v);
 }
 
 inline bool GetFixed32(absl::string_view* in, uint32_t* v) {

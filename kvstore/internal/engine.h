@@ -637,6 +637,9 @@ class Engine {
     // A store without a recorded signature (rebuilt by Repair from no readable manifest) takes
     // the types it is first opened with, recorded by the next manifest written.
     if (manifest.type_signature.empty()) manifest.type_signature = type_signature_;
+    // A store of an older readable version gets files of this one from now on, and says so in
+    // the next manifest written (read-only opens write none).
+    manifest.format_version = kFormatVersion;
     manifest_ = manifest;
     next_file_number_ = manifest.next_file_number;
 

@@ -87,10 +87,10 @@ struct Manifest {
     GetFixed64(&body, &magic);
     if (magic != kManifestMagic) return corruption("not a kvstore manifest (bad magic number)");
     GetFixed32(&body, &m->format_version);
-    if (m->format_version != kFormatVersion) {
+    if (!IsReadableFormatVersion(m->format_version)) {
       return absl::FailedPreconditionError(
           absl::StrCat(file_name, " has format version ", m->format_version,
-                       "; this build reads version ", kFormatVersion));
+                       "; this build reads ", ReadableFormatVersions()));
     }
     if (Checksum(in.substr(0, in.size() - 8), kManifestSalt) !=
         DecodeFixed64(in.data() + in.size() - 8)) {

@@ -28,6 +28,7 @@
 namespace kvstore::fuzz {
 namespace {
 
+using internal::DecodeFixed32;
 using internal::DecodeFixed64;
 
 enum Op : uint8_t {
@@ -93,13 +94,10 @@ void RecomputeChecksums(std::string* file, uint8_t keep_stale) {
         internal::GetFixed64(&in, &u64) && internal::GetFixed64(&in, &u64) &&
         internal::GetFixed64(&in, &u64) && internal::GetLengthPrefixed(&in, &bytes) &&
         internal::GetLengthPrefixed(&in, &bytes) && internal::GetFixed32(&in, &count)) {
+      internal::IndexEntryReader entries(in, DecodeFixed32(f + 32));
       for (uint32_t i = 0; i < count; ++i) {
-        uint64_t tag, offset;
-        uint32_t size;
-        if (!internal::GetLengthPrefixed(&in, &bytes) || !internal::GetFixed64(&in, &tag) ||
-            !internal::GetFixed64(&in, &offset) || !internal::GetFixed32(&in, &size)) {
-          break;
-        }
+        uint64_t tag, offset, size;
+        if (!entries.Next(&bytes, &tag, &offset, &size)) break;
         Seal(file, offset, size, internal::kDataBlockSalt);
       }
     }

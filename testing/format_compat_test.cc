@@ -1,0 +1,143 @@
+// Stores written by an older build stay readable: testdata/format4 holds two small stores
+// written in format version 4 (one without compression, one with Snappy) by the build of
+// 3eabebd, with the generator that Format4Model below mirrors. This build must read every
+// version in them, segments and WAL, then write, compact and reopen them in its own version.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "kvstore/compression.h"
+#include "kvstore/kvstore.h"
+#include "kvstore/internal/coding.h"
+#include "kvstore/internal/format.h"
+#include "kvstore/internal/manifest.h"
+#include "kvstore/internal/segment.h"
+#include "testing/test_util.h"
+
+namespace kvstore {
+namespace {
+
+namespace fs = std::filesystem;
+
+template <typename Compression>
+using Store = KVStore<std::string, std::string, DefaultSerializer, BloomFilter<10>, Compression>;
+
+std::string Key(int i) {
+  char key[16];
+  std::snprintf(key, sizeof key, "key%05d", i);
+  return key;
+}
+
+std::string Value(int i, int generation) {
+  std::string v = absl::StrCat("value ", i, " generation ", generation, ";");
+  while (v.size() < 64) v += v;
+  return v.substr(0, 64);
+}
+
+// What the generator wrote: three generations of Sets over 400 keys, each followed by Deletes of
+// every 37th key; generation 0 was compacted, generation 1 flushed, generation 2 left in the WAL.
+std::map<std::string, std::string> Format4Model() {
+  std::map<std::string, std::string> model;
+  for (int generation = 0; generation < 3; ++generation) {
+    for (int i = generation; i < 400; i += 1 + generation) model[Key(i)] = Value(i, generation);
+    for (int i = 7 * generation; i < 400; i += 37) model.erase(Key(i));
+  }
+  return model;
+}
+
+// A writable copy of a store in testdata (runfiles are read-only).
+std::string CopyOfTestStore(const std::string& name) {
+  const std::string dir = testing::NewTempDir(absl::StrCat("format4_", name));
+  fs::remove_all(dir);
+  fs::copy(absl::StrCat("testing/testdata/format4/", name), dir, fs::copy_options::recursive);
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    fs::permissions(entry.path(), fs::perms::owner_read | fs::perms::owner_write);
+  }
+  return dir;
+}
+
+// The format version in the footer of every segment of `dir`, by file name.
+std::map<std::string, uint32_t> SegmentVersions(const std::string& dir) {
+  std::map<std::string, uint32_t> versions;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".seg") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    versions[entry.path().filename()] = internal::DecodeFixed32(
+        contents.data() + contents.size() - internal::kSegmentFooterBytes + 32);
+  }
+  return versions;
+}
+
+template <typename Compression>
+void ExpectContents(Store<Compression>& store, const std::map<std::string, std::string>& model) {
+  for (int i = 0; i < 420; ++i) {
+    auto value = store.Get(Key(i));
+    auto it = model.find(Key(i));
+    if (it == model.end()) {
+      EXPECT_TRUE(absl::IsNotFound(value.status())) << Key(i) << ": " << value.status();
+    } else {
+      ASSERT_TRUE(value.ok()) << Key(i) << ": " << value.status();
+      EXPECT_EQ(*value, it->second) << Key(i);
+    }
+  }
+  std::map<std::string, std::string> scanned;
+  auto it = store.NewIterator();
+  for (it->SeekToFirst(); it->Valid(); it->Next()) scanned[it->key()] = it->value();
+  ASSERT_TRUE(it->status().ok()) << it->status();
+  EXPECT_EQ(scanned, model);
+}
+
+template <typename Compression>
+void ReadsAndUpgradesFormat4(const std::string& name) {
+  const std::string dir = CopyOfTestStore(name);
+  for (const auto& [file, version] : SegmentVersions(dir)) EXPECT_EQ(version, 4u) << file;
+  std::map<std::string, std::string> model = Format4Model();
+  {
+    Options read_only;
+    read_only.read_only = true;
+    auto store = Store<Compression>::Open(dir, read_only);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ExpectContents(**store, model);
+  }
+  {
+    auto store = Store<Compression>::Open(dir);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ExpectContents(**store, model);
+    for (int i = 0; i < 420; i += 3) {
+      ASSERT_TRUE((*store)->Set(Key(i), Value(i, 3)).ok());
+      model[Key(i)] = Value(i, 3);
+    }
+    ASSERT_TRUE((*store)->Delete(Key(5)).ok());
+    model.erase(Key(5));
+    ASSERT_TRUE((*store)->Flush().ok());
+    // A run of each version, read together.
+    ExpectContents(**store, model);
+    ASSERT_TRUE((*store)->Compact().ok());
+    ASSERT_TRUE((*store)->Close().ok());
+  }
+  for (const auto& [file, version] : SegmentVersions(dir)) {
+    EXPECT_EQ(version, internal::kFormatVersion) << file;
+  }
+  internal::Manifest manifest;
+  ASSERT_TRUE(internal::ReadManifest(Env::Default(), dir, &manifest).ok());
+  EXPECT_EQ(manifest.format_version, internal::kFormatVersion);
+  auto store = Store<Compression>::Open(dir);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ExpectContents(**store, model);
+}
+
+TEST(FormatCompatTest, ReadsAndUpgradesAnUncompressedFormat4Store) {
+  ReadsAndUpgradesFormat4<NoCompression>("none");
+}
+
+TEST(FormatCompatTest, ReadsAndUpgradesASnappyFormat4Store) {
+  ReadsAndUpgradesFormat4<Snappy>("snappy");
+}
+
+}  // namespace
+}  // namespace kvstore
