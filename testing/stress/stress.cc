@@ -5,7 +5,8 @@
 //   stress --mode=crash --dir=D --seed=S --crash_cycles=100
 //
 // Run mode: --threads threads issue random operations against a KVStore<std::string,
-// std::string> and a KVStore<std::tuple<int32_t, double, std::string>, TypedValue>: Set, Delete,
+// std::string> and a KVStore<std::tuple<int32_t, double, std::string>, TypedValue> compressed
+// with Lz4: Set, Delete,
 // WriteBatch (2-16 ops, 100-600 ops, and batches holding a rejected op), Get, GetInto, iterator
 // walks (Seek/SeekToFirst/SeekToLast then Next/Prev, changing direction), Scan ranges, snapshots
 // (read, then re-read later and compare), Flush, Compact, WaitForBackgroundWork, Verify,
@@ -336,7 +337,7 @@ class Space {
  public:
   using Key = typename Traits::Key;
   using Value = typename Traits::Value;
-  using Store = KVStore<Key, Value>;
+  using Store = KVStore<Key, Value, DefaultSerializer, BloomFilter<10>, typename Traits::Compression>;
   using Iterator = typename Store::Iterator;
 
   // One opened store. Threads copy the shared_ptr and call into it with no lock held, so a
