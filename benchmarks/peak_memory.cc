@@ -2,7 +2,10 @@
 // process of its own (a process's peak never goes down), at two record shapes.
 //
 //   tools/bazel run -c opt //benchmarks:peak_memory -- [--scale=1.0] [--synced=10000]
+//       [--shape=16/100|24/400] [--phases]
 //
+// --phases prints, after each phase, the peak so far, the resident anonymous and mapped-file
+// memory and the size of the store's files (to stderr).
 // The workload, in one process: fill N keys in key order into a first store and close it; then
 // in a second store fill N in random order, overwrite all N, read N present and N missing keys,
 // scan everything, delete 10%, and make `--synced` synced Sets. Shapes: 1,000,000 keys of 16
@@ -115,8 +118,23 @@ struct Shape {
 
 // Runs the workload; false if an operation failed or a read found the wrong thing.
 // *anon: the anonymous memory resident at the end, before the store is closed.
+// With `phases`, prints after each phase, to stderr, where the process's memory stands: its peak
+// so far, its resident anonymous and mapped-file memory, and the bytes of the store's files.
 bool Workload(Engine& engine, const std::string& dir, const Shape& shape, uint64_t synced,
-              uint64_t* anon) {
+              bool phases, uint64_t* anon) {
+  auto trace = [&](const char* phase) {
+    if (!phases) return;
+    uint64_t files = 0;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir, error)) {
+      const uint64_t size = entry.file_size(error);  // A file may go while the walk runs.
+      if (!error) files += size;
+    }
+    std::fprintf(stderr, "  %-10s peak %6.1f MiB  anon %6.1f  file %6.1f  store files %6.1f MiB\n",
+                 phase, kvstore::bench::PeakRssBytes().value_or(0) / 1048576.0,
+                 kvstore::bench::RssAnonBytes().value_or(0) / 1048576.0,
+                 kvstore::bench::RssFileBytes().value_or(0) / 1048576.0, files / 1048576.0);
+  };
   kvstore::datagen::Spec spec;
   spec.count = shape.keys;
   spec.key_size = shape.key_size;
@@ -130,6 +148,7 @@ bool Workload(Engine& engine, const std::string& dir, const Shape& shape, uint64
     ok = engine.Set(key, value, false);
   }
   engine.Close();
+  trace("ordered");
   if (!ok || !engine.Open(dir + "/random")) return false;
   std::vector<uint64_t> order(shape.keys);
   for (uint64_t i = 0; i < shape.keys; ++i) order[i] = i;
@@ -140,6 +159,7 @@ bool Workload(Engine& engine, const std::string& dir, const Shape& shape, uint64
       gen.Value(i, &value, version);
       if (!engine.Set(key, value, false)) return false;
     }
+    trace(version == 0 ? "fill" : "overwrite");
   }
   std::mt19937_64 rng(2);
   for (uint64_t n = 0; n < shape.keys; ++n) {
@@ -147,19 +167,24 @@ bool Workload(Engine& engine, const std::string& dir, const Shape& shape, uint64
     gen.Key(i, &key);
     if (!engine.Get(key, &got) || got != gen.Value(i, 1)) return false;
   }
+  trace("read");
   for (uint64_t n = 0; n < shape.keys; ++n) {
     gen.MissingKey(rng() % shape.keys, &key);
     if (engine.Get(key, &got)) return false;
   }
+  trace("missing");
   if (engine.ScanAll() != shape.keys) return false;
+  trace("scan");
   for (uint64_t i = 0; i < shape.keys; i += 10) {
     gen.Key(i, &key);
     if (!engine.Delete(key)) return false;
   }
+  trace("delete");
   for (uint64_t n = 0; n < synced; ++n) {
     gen.Key(rng() % shape.keys, &key);
     if (!engine.Set(key, "synced", true)) return false;
   }
+  trace("synced");
   *anon = kvstore::bench::RssAnonBytes().value_or(0);
   engine.Close();
   return true;
@@ -170,12 +195,18 @@ bool Workload(Engine& engine, const std::string& dir, const Shape& shape, uint64
 int main(int argc, char** argv) {
   double scale = 1.0;
   uint64_t synced = 10000;
+  bool phases = false;
+  std::string only_shape;  // "16/100" or "24/400"; empty: both
   std::string parent;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--scale=", 8) == 0) {
       scale = std::atof(argv[i] + 8);
     } else if (std::strncmp(argv[i], "--synced=", 9) == 0) {
       synced = std::strtoull(argv[i] + 9, nullptr, 10);
+    } else if (std::strcmp(argv[i], "--phases") == 0) {
+      phases = true;
+    } else if (std::strncmp(argv[i], "--shape=", 8) == 0) {
+      only_shape = argv[i] + 8;
     } else if (std::strncmp(argv[i], "--dir=", 6) == 0) {
       parent = argv[i] + 6;
     } else {
@@ -199,6 +230,9 @@ int main(int argc, char** argv) {
   bool failed = false;
   int run = 0;
   for (const Shape& shape : shapes) {
+    if (!only_shape.empty() && only_shape != absl::StrCat(shape.key_size, "/", shape.value_size)) {
+      continue;
+    }
     for (const char* name : {"kvstore", "leveldb"}) {
       const std::string dir = (*scratch)->Child(absl::StrCat("run", run++));
       std::filesystem::create_directories(dir);
@@ -214,7 +248,8 @@ int main(int argc, char** argv) {
           engine = std::make_unique<LevelEngine>();
         }
         uint64_t anon = 0;
-        const bool ok = Workload(*engine, dir, shape, synced, &anon);
+        if (phases) std::fprintf(stderr, "%s, %zu/%zu:\n", name, shape.key_size, shape.value_size);
+        const bool ok = Workload(*engine, dir, shape, synced, phases, &anon);
         engine.reset();
         const uint64_t figures[3] = {ok ? 1u : 0u, kvstore::bench::PeakRssBytes().value_or(0), anon};
         if (write(fds[1], figures, sizeof(figures)) != sizeof(figures)) _exit(1);

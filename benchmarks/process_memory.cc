@@ -34,6 +34,8 @@ std::optional<uint64_t> RssBytes() { return StatusField("VmRSS"); }
 
 std::optional<uint64_t> RssAnonBytes() { return StatusField("RssAnon"); }
 
+std::optional<uint64_t> RssFileBytes() { return StatusField("RssFile"); }
+
 uint64_t HeapAllocatedBytes() {
   const struct mallinfo2 info = mallinfo2();
   return info.uordblks + info.hblkhd;

@@ -19,6 +19,9 @@ std::optional<uint64_t> RssBytes();
 // Current resident anonymous memory (RssAnon): heap and stacks, not mapped files.
 std::optional<uint64_t> RssAnonBytes();
 
+// Mapped file pages resident (RssFile of /proc/self/status): a store's mapped segments and WAL.
+std::optional<uint64_t> RssFileBytes();
+
 // Bytes currently handed out by malloc in all arenas, including mmap-ed chunks.
 uint64_t HeapAllocatedBytes();
 
