@@ -1,7 +1,8 @@
 // Stores written by an older build stay readable: testdata/format4 holds two small stores
 // written in format version 4 (one without compression, one with Snappy) by the build of
 // 3eabebd, with the generator that Format4Model below mirrors. This build must read every
-// version in them, segments and WAL, then write, compact and reopen them in its own version.
+// version in them, segments and WAL, then write, compact and reopen them in its own version,
+// and Repair must salvage them when damaged.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "kvstore/compression.h"
 #include "kvstore/kvstore.h"
+#include "kvstore/repair.h"
 #include "kvstore/internal/coding.h"
 #include "kvstore/internal/format.h"
 #include "kvstore/internal/manifest.h"
@@ -60,13 +62,24 @@ std::string CopyOfTestStore(const std::string& name) {
   return dir;
 }
 
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void FlipByte(const std::string& path, uint64_t offset) {
+  std::string contents = ReadWholeFile(path);
+  ASSERT_LT(offset, contents.size());
+  contents[offset] ^= 0x40;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << contents;
+}
+
 // The format version in the footer of every segment of `dir`, by file name.
 std::map<std::string, uint32_t> SegmentVersions(const std::string& dir) {
   std::map<std::string, uint32_t> versions;
   for (const auto& entry : fs::directory_iterator(dir)) {
     if (entry.path().extension() != ".seg") continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string contents = ReadWholeFile(entry.path());
     versions[entry.path().filename()] = internal::DecodeFixed32(
         contents.data() + contents.size() - internal::kSegmentFooterBytes + 32);
   }
@@ -130,6 +143,42 @@ void ReadsAndUpgradesFormat4(const std::string& name) {
   ASSERT_TRUE(store.ok()) << store.status();
   ExpectContents(**store, model);
 }
+
+// Repair salvages a format 4 segment whose footer is damaged (its index, found by its checksum,
+// is parsed as version 4 once version 5 fails) or whose index is (its blocks are found by
+// scanning), and loses nothing.
+template <typename Compression>
+void RepairsFormat4(const std::string& name) {
+  for (const bool footer : {true, false}) {
+    SCOPED_TRACE(footer ? "footer" : "index");
+    const std::string dir = CopyOfTestStore(name);
+    const std::string segment = dir + "/000004.seg";
+    const std::string contents = ReadWholeFile(segment);
+    const char* f = contents.data() + contents.size() - internal::kSegmentFooterBytes;
+    const uint64_t index_offset = internal::DecodeFixed64(f + 16);
+    const uint64_t index_size = internal::DecodeFixed64(f + 24);
+    FlipByte(segment, footer ? contents.size() - 20 : index_offset + index_size / 2);
+    EXPECT_EQ(Store<Compression>::Open(dir).status().code(), absl::StatusCode::kDataLoss);
+
+    auto report = Repair<BloomFilter<10>, Compression>(dir);
+    ASSERT_TRUE(report.ok()) << report.status();
+    bool found = false;
+    for (const RepairReport::File& file : report->files) {
+      if (file.name != "000004.seg") continue;
+      found = true;
+      EXPECT_EQ(file.records_dropped, 0u) << report->ToString();
+      EXPECT_TRUE(absl::StrContains(file.note, footer ? "index found" : "scanning")) << file.note;
+    }
+    EXPECT_TRUE(found) << report->ToString();
+    auto store = Store<Compression>::Open(dir);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ExpectContents(**store, Format4Model());
+  }
+}
+
+TEST(FormatCompatTest, RepairsAnUncompressedFormat4Store) { RepairsFormat4<NoCompression>("none"); }
+
+TEST(FormatCompatTest, RepairsASnappyFormat4Store) { RepairsFormat4<Snappy>("snappy"); }
 
 TEST(FormatCompatTest, ReadsAndUpgradesAnUncompressedFormat4Store) {
   ReadsAndUpgradesFormat4<NoCompression>("none");
