@@ -134,16 +134,11 @@ inline bool IsCompressedBlock(absl::string_view stored) {
          (DecodeFixed32(stored.data() + stored.size() - 12) & kCompressedBlockFlag) != 0;
 }
 
-// Entry `i` of a raw block's record offsets.
-inline uint64_t DecodeOffset(const char* offsets, bool wide, uint64_t i) {
-  return wide ? DecodeFixed32(offsets + 4 * i) : DecodeFixed16(offsets + 2 * i);
-}
-
 // In a compact form's count word, bit 30 (never set in a raw block's) says its records are split
 // in two columns: first every record's head (key length, value length, key bytes, tag), then
 // every value. Compressors then meet like with like: the heads of a block share most of their
-// bytes, and values share theirs with other values (measured with LZ4 on 100-byte values that
-// compress to half, blocks 2.6% smaller than with each head beside its value).
+// bytes, and values share theirs with other values (measured on 100-byte values that compress to
+// half: files 2.0% smaller with Snappy, 2.8% with LZ4, 6.7% with Zstd).
 inline constexpr uint32_t kSplitColumnsFlag = uint32_t{1} << 30;
 
 // The raw block (records, prefix, offsets, fingerprints, trailer, a zero checksum) of a compact form
@@ -166,8 +161,12 @@ inline bool RebuildBlock(absl::string_view compact, std::string* raw) {
   char* const fingerprints = offsets + count * offset_bytes;
   // Pass 1 walks the heads, writing each record's offset and fingerprint; a split form's values
   // start where its heads end, known only after it. Whole records are copied at once.
-  thread_local std::vector<uint32_t> head_ends;  // in compact, of a split form's records
-  head_ends.clear();
+  struct SplitRecord {
+    uint32_t head_end;  // In compact.
+    uint32_t value_size;
+  };
+  thread_local std::vector<SplitRecord> split_records;
+  split_records.clear();
   absl::string_view in = compact.substr(0, records_end);
   uint64_t offset = 0;  // Of the record in the raw block.
   for (uint64_t i = 0; i < count; ++i) {
@@ -187,7 +186,8 @@ inline bool RebuildBlock(absl::string_view compact, std::string* raw) {
     in.remove_prefix(suffix_size);
     if (!GetVarint64(&in, &tag) || value_size > records_end) return false;
     if (split) {
-      head_ends.push_back(static_cast<uint32_t>(records_end - in.size()));
+      split_records.push_back(
+          {static_cast<uint32_t>(records_end - in.size()), static_cast<uint32_t>(value_size)});
     } else {
       if (value_size > in.size()) return false;
       in.remove_prefix(value_size);
@@ -200,18 +200,15 @@ inline bool RebuildBlock(absl::string_view compact, std::string* raw) {
   char* out = raw->data();
   if (split) {
     const char* head = compact.data();
-    const char* value = compact.data() + head_ends.back();
-    for (uint64_t i = 0; i < count; ++i) {
-      const size_t head_size = compact.data() + head_ends[i] - head;
+    const char* value = compact.data() + split_records.back().head_end;
+    for (const SplitRecord& record : split_records) {
+      const size_t head_size = compact.data() + record.head_end - head;
       std::memcpy(out, head, head_size);
       out += head_size;
       head += head_size;
-      const uint64_t value_end =
-          i + 1 < count ? DecodeOffset(offsets, wide, i + 1) : records_end;
-      const size_t value_size = raw->data() + value_end - out;
-      std::memcpy(out, value, value_size);
-      out += value_size;
-      value += value_size;
+      std::memcpy(out, value, record.value_size);
+      out += record.value_size;
+      value += record.value_size;
     }
     std::memcpy(out, compact.data() + records_end, shared);
   } else {

@@ -1,9 +1,9 @@
 // Fuzz target: RebuildBlock, which turns the compact form a compressed block decompresses to
 // (records, whole or split in heads and values, prefix, prefix length, count word) back into a
-// whole data block. Its input comes
-// from a codec, so from whatever bytes the file held: it must refuse what does not parse and
-// never read outside the input. What it accepts must parse as a Block whose every record reads,
-// and must carry the input's records, prefix and trailer words unchanged.
+// whole data block. Its input comes from a codec, so from whatever bytes the file held: it must
+// refuse what does not parse and never read outside the input. What it accepts must parse as a
+// Block whose every record reads, and must carry the input's prefix and trailer words (the split
+// flag cleared), its whole records unchanged, and a split form's values in order.
 #include <cstddef>
 #include <cstdint>
 #include <string>
