@@ -5,7 +5,9 @@
 //
 // NoCompression (the default) keeps blocks raw and reads them in place from the mapped file.
 // Snappy, Lz4 and Zstd<Level> compress each data block on its own; a block that does not shrink
-// by an eighth is stored raw. Decompressed blocks are kept in a cache of
+// by an eighth is stored raw. Snappy and Lz4 compress a block in parts (its keys, then its values
+// in groups of kValueGroupBytes), so a lookup decompresses one group, not the whole block; Zstd,
+// chosen for size, compresses blocks whole. Decompressed blocks are kept in a cache of
 // Options::block_cache_bytes. Every block records its codec, so a store opened with a policy that
 // cannot read one of its blocks reports FailedPrecondition naming both, never garbage.
 //
@@ -33,6 +35,10 @@ namespace kvstore {
 struct Snappy {
   static constexpr uint8_t kCodecId = 1;
   static constexpr absl::string_view Name() { return "snappy"; }
+  // A lookup decompresses its value's group of about 512 bytes, not the 4 KiB block
+  // (block_codec.h): readrandom 5% faster than with 1 KiB groups, files 0.4% larger (62.78
+  // against 62.51 MB for 1M 100-byte values).
+  static constexpr size_t kValueGroupBytes = 512;
   static bool Compress(absl::string_view raw, std::string* out) {
     const size_t start = out->size();
     out->resize(start + snappy::MaxCompressedLength(raw.size()));
@@ -54,6 +60,9 @@ struct Snappy {
 struct Lz4 {
   static constexpr uint8_t kCodecId = 2;
   static constexpr absl::string_view Name() { return "lz4"; }
+  // Larger than Snappy's: LZ4 ends every part with a few bytes of literals, and 1 KiB groups made
+  // files 0.7% larger than 2 KiB ones (62.94 against 62.48 MB for 1M 100-byte values).
+  static constexpr size_t kValueGroupBytes = 2048;
   static bool Compress(absl::string_view raw, std::string* out) {
     if (raw.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) return false;
     const size_t start = out->size();

@@ -269,8 +269,9 @@ inline bool PlausibleBlock(absl::string_view data, uint64_t s, uint64_t e) {
     const uint32_t word = DecodeFixed32(data.data() + e - 12);
     const uint64_t payload = DecodeFixed32(data.data() + e - 20);
     const uint32_t compact_size = DecodeFixed32(data.data() + e - 16);
-    return (word & kWideOffsetsFlag) == 0 && (word & ~kCompressedBlockFlag) >= 1 &&
-           (word & ~kCompressedBlockFlag) <= 255 && payload + kCompressedTrailerBytes <= e - s &&
+    const uint32_t codec = word & ~(kCompressedBlockFlag | kPartedBlockFlag);
+    return (word & kWideOffsetsFlag) == 0 && codec >= 1 && codec <= 255 &&
+           payload + kCompressedTrailerBytes <= e - s &&
            compact_size >= 8 && compact_size <= kMaxRawBlockBytes;
   }
   const char* trailer = data.data() + e - kBlockTrailerBytes;

@@ -4,10 +4,12 @@
 // block cache stays within Options::block_cache_bytes and keeps blocks alive for iterators.
 #include <cstdint>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -273,6 +275,100 @@ TEST(CompressionTest, BlockCacheStaysWithinItsBudgetAndPinsBlocksForIterators) {
   store = Store<Zstd<>>::Open(dir, options).value();
   EXPECT_EQ(store->Get(Key(3)).value(), CompressibleValue(3));
   EXPECT_EQ(store->GetProperty("kvstore.block-cache-bytes").value(), "0");
+}
+
+// Snappy with tiny value groups: blocks of many parts, so lookups pick one group of several.
+struct TinyGroupSnappy : Snappy {
+  static constexpr size_t kValueGroupBytes = 64;
+};
+
+template <typename Compression>
+class PartedBlockTest : public ::testing::Test {};
+using PartedCodecs = ::testing::Types<Snappy, Lz4, TinyGroupSnappy>;
+TYPED_TEST_SUITE(PartedBlockTest, PartedCodecs);
+
+// Values of every size a group meets: empty, one byte, within a group, larger than a group and
+// larger than a block.
+std::string SizedValue(int i, int version) {
+  static constexpr size_t kSizes[] = {0, 1, 17, 63, 64, 65, 300, 1500, 5000};
+  std::string v = absl::StrCat("v", version, "-", i, ":");
+  const size_t size = kSizes[(i + version) % std::size(kSizes)];
+  while (v.size() < size) absl::StrAppend(&v, "repeat ", i % 7, " ");
+  return v.substr(0, size);
+}
+
+// Lookups into blocks compressed in parts find every version at every snapshot, deletions
+// included, with or without checksum verification, and the same as an iterator does.
+TYPED_TEST(PartedBlockTest, LookupsSeeEveryVersionAtEverySnapshot) {
+  const std::string dir = NewTempDir();
+  auto store = ValueOrDie(Store<TypeParam>::Open(dir));
+  constexpr int kParts = 600;
+  std::vector<Snapshot> snapshots;
+  std::vector<std::map<std::string, std::string>> models(1);
+  for (int version = 0; version < 3; ++version) {
+    std::map<std::string, std::string>& model = models.back();
+    for (int i = version; i < kParts; i += 1 + version) {
+      model[Key(i)] = SizedValue(i, version);
+      KV_ASSERT_OK(store->Set(Key(i), model[Key(i)]));
+    }
+    for (int i = version; i < kParts; i += 11) {
+      model.erase(Key(i));
+      KV_ASSERT_OK(store->Delete(Key(i)));
+    }
+    snapshots.push_back(store->GetSnapshot());
+    models.push_back(model);
+  }
+  models.pop_back();
+  KV_ASSERT_OK(store->Compact());  // One segment, every version the snapshots need in it.
+  for (size_t s = 0; s < snapshots.size(); ++s) {
+    for (const bool verify : {false, true}) {
+      ReadOptions options;
+      options.snapshot = &snapshots[s];
+      options.verify_checksums = verify;
+      for (int round = 0; round < 3; ++round) {  // The cache admits a part on its second miss.
+        for (int i = 0; i < kParts + 5; ++i) {
+          auto v = store->Get(Key(i), options);
+          auto it = models[s].find(Key(i));
+          if (it == models[s].end()) {
+            ASSERT_TRUE(absl::IsNotFound(v.status())) << Key(i) << " at " << s << ": " << v.status();
+          } else {
+            ASSERT_TRUE(v.ok()) << Key(i) << " at " << s << ": " << v.status();
+            ASSERT_EQ(*v, it->second) << Key(i) << " at " << s;
+          }
+        }
+      }
+      std::map<std::string, std::string> scanned;
+      auto iter = store->NewIterator(options);
+      for (iter->SeekToFirst(); iter->Valid(); iter->Next()) scanned[iter->key()] = iter->value();
+      KV_ASSERT_OK(iter->status());
+      EXPECT_EQ(scanned, models[s]);
+    }
+  }
+  EXPECT_GT(std::stoull(store->GetProperty("kvstore.block-cache-hits").value()), 0u);
+  KV_EXPECT_OK(store->Verify());
+}
+
+// Damage inside a group of values is reported by the lookup that reads that group, and by Verify;
+// lookups into the block's other groups and other blocks still read.
+TEST(CompressionTest, DamagedValueGroupIsDataLossNotData) {
+  const std::string dir = FillAndFlush<TinyGroupSnappy>(true);
+  const std::string segment = OnlySegment(dir);
+  FlipBits(segment, 1500, 0x40);  // In the first block's groups, past its heads.
+  auto store = Store<TinyGroupSnappy>::Open(dir).value();
+  int damaged = 0;
+  for (int i = 0; i < kKeys; ++i) {
+    auto v = store->Get(Key(i));
+    if (v.ok()) {
+      ASSERT_EQ(*v, CompressibleValue(i)) << Key(i);
+    } else {
+      ASSERT_TRUE(absl::IsDataLoss(v.status())) << Key(i) << ": " << v.status();
+      ++damaged;
+    }
+  }
+  // The checksum covers the whole block, so every lookup into it sees the damage.
+  EXPECT_GT(damaged, 0);
+  EXPECT_LT(damaged, 40);
+  EXPECT_TRUE(absl::IsDataLoss(store->Verify()));
 }
 
 inline constexpr TableDef<std::tuple<std::string, int64_t>, std::string> kDocs{"docs"};

@@ -1,8 +1,9 @@
 // Stores written by an older build stay readable: testdata/format4 holds two small stores
 // written in format version 4 (one without compression, one with Snappy) by the build of
-// 3eabebd, with the generator that Format4Model below mirrors. This build must read every
-// version in them, segments and WAL, then write, compact and reopen them in its own version,
-// and Repair must salvage them when damaged.
+// 3eabebd, and testdata/format5 two in version 5 (Snappy and LZ4, whose blocks version 6
+// compresses in parts) by the build of 8dfe040, all with the generator that OldStoreModel below
+// mirrors. This build must read every version in them, segments and WAL, then write, compact and
+// reopen them in its own version, and Repair must salvage them when damaged.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -42,7 +43,7 @@ std::string Value(int i, int generation) {
 
 // What the generator wrote: three generations of Sets over 400 keys, each followed by Deletes of
 // every 37th key; generation 0 was compacted, generation 1 flushed, generation 2 left in the WAL.
-std::map<std::string, std::string> Format4Model() {
+std::map<std::string, std::string> OldStoreModel() {
   std::map<std::string, std::string> model;
   for (int generation = 0; generation < 3; ++generation) {
     for (int i = generation; i < 400; i += 1 + generation) model[Key(i)] = Value(i, generation);
@@ -52,10 +53,11 @@ std::map<std::string, std::string> Format4Model() {
 }
 
 // A writable copy of a store in testdata (runfiles are read-only).
-std::string CopyOfTestStore(const std::string& name) {
-  const std::string dir = testing::NewTempDir(absl::StrCat("format4_", name));
+std::string CopyOfTestStore(uint32_t version, const std::string& name) {
+  const std::string dir = testing::NewTempDir(absl::StrCat("format", version, "_", name));
   fs::remove_all(dir);
-  fs::copy(absl::StrCat("testing/testdata/format4/", name), dir, fs::copy_options::recursive);
+  fs::copy(absl::StrCat("testing/testdata/format", version, "/", name), dir,
+           fs::copy_options::recursive);
   for (const auto& entry : fs::directory_iterator(dir)) {
     fs::permissions(entry.path(), fs::perms::owner_read | fs::perms::owner_write);
   }
@@ -106,10 +108,10 @@ void ExpectContents(Store<Compression>& store, const std::map<std::string, std::
 }
 
 template <typename Compression>
-void ReadsAndUpgradesFormat4(const std::string& name) {
-  const std::string dir = CopyOfTestStore(name);
-  for (const auto& [file, version] : SegmentVersions(dir)) EXPECT_EQ(version, 4u) << file;
-  std::map<std::string, std::string> model = Format4Model();
+void ReadsAndUpgrades(uint32_t old_version, const std::string& name) {
+  const std::string dir = CopyOfTestStore(old_version, name);
+  for (const auto& [file, version] : SegmentVersions(dir)) EXPECT_EQ(version, old_version) << file;
+  std::map<std::string, std::string> model = OldStoreModel();
   {
     Options read_only;
     read_only.read_only = true;
@@ -144,14 +146,14 @@ void ReadsAndUpgradesFormat4(const std::string& name) {
   ExpectContents(**store, model);
 }
 
-// Repair salvages a format 4 segment whose footer is damaged (its index, found by its checksum,
-// is parsed as version 4 once version 5 fails) or whose index is (its blocks are found by
-// scanning), and loses nothing.
+// Repair salvages an old segment whose footer is damaged (its index, found by its checksum, is
+// parsed in each version from the newest down until one fits: version 4's entries differ) or
+// whose index is (its blocks are found by scanning), and loses nothing.
 template <typename Compression>
-void RepairsFormat4(const std::string& name) {
+void RepairsOldStore(uint32_t old_version, const std::string& name) {
   for (const bool footer : {true, false}) {
     SCOPED_TRACE(footer ? "footer" : "index");
-    const std::string dir = CopyOfTestStore(name);
+    const std::string dir = CopyOfTestStore(old_version, name);
     const std::string segment = dir + "/000004.seg";
     const std::string contents = ReadWholeFile(segment);
     const char* f = contents.data() + contents.size() - internal::kSegmentFooterBytes;
@@ -172,20 +174,57 @@ void RepairsFormat4(const std::string& name) {
     EXPECT_TRUE(found) << report->ToString();
     auto store = Store<Compression>::Open(dir);
     ASSERT_TRUE(store.ok()) << store.status();
-    ExpectContents(**store, Format4Model());
+    ExpectContents(**store, OldStoreModel());
   }
 }
 
-TEST(FormatCompatTest, RepairsAnUncompressedFormat4Store) { RepairsFormat4<NoCompression>("none"); }
+TEST(FormatCompatTest, RepairsAnUncompressedFormat4Store) { RepairsOldStore<NoCompression>(4, "none"); }
 
-TEST(FormatCompatTest, RepairsASnappyFormat4Store) { RepairsFormat4<Snappy>("snappy"); }
+TEST(FormatCompatTest, RepairsASnappyFormat4Store) { RepairsOldStore<Snappy>(4, "snappy"); }
+
+TEST(FormatCompatTest, RepairsASnappyFormat5Store) { RepairsOldStore<Snappy>(5, "snappy"); }
+
+TEST(FormatCompatTest, RepairsAnLz4Format5Store) { RepairsOldStore<Lz4>(5, "lz4"); }
 
 TEST(FormatCompatTest, ReadsAndUpgradesAnUncompressedFormat4Store) {
-  ReadsAndUpgradesFormat4<NoCompression>("none");
+  ReadsAndUpgrades<NoCompression>(4, "none");
 }
 
-TEST(FormatCompatTest, ReadsAndUpgradesASnappyFormat4Store) {
-  ReadsAndUpgradesFormat4<Snappy>("snappy");
+TEST(FormatCompatTest, ReadsAndUpgradesASnappyFormat4Store) { ReadsAndUpgrades<Snappy>(4, "snappy"); }
+
+TEST(FormatCompatTest, ReadsAndUpgradesASnappyFormat5Store) { ReadsAndUpgrades<Snappy>(5, "snappy"); }
+
+TEST(FormatCompatTest, ReadsAndUpgradesAnLz4Format5Store) { ReadsAndUpgrades<Lz4>(5, "lz4"); }
+
+// After the upgrade, the Snappy and LZ4 stores' compacted blocks are compressed in parts.
+TEST(FormatCompatTest, UpgradedBlocksAreCompressedInParts) {
+  const std::string dir = CopyOfTestStore(5, "lz4");
+  {
+    auto store = Store<Lz4>::Open(dir);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->Compact().ok());
+    ASSERT_TRUE((*store)->Close().ok());
+  }
+  int parted = 0, blocks = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".seg") continue;
+    auto segment = internal::Segment<BloomFilter<10>>::Open(
+        Env::Default(), dir, std::stoull(entry.path().stem().string()),
+        internal::BlockDecoding{internal::CodecFor<Lz4>(), nullptr});
+    ASSERT_TRUE(segment.ok()) << segment.status();
+    for (size_t b = 0; b < (*segment)->num_blocks(); ++b) {
+      std::string scratch;
+      absl::string_view stored;
+      ASSERT_TRUE((*segment)->ReadStoredBlock(b, true, &scratch, &stored).ok());
+      ++blocks;
+      if (internal::IsCompressedBlock(stored) && internal::IsPartedBlock(stored)) ++parted;
+    }
+  }
+  EXPECT_GT(blocks, 0);
+  EXPECT_EQ(parted, blocks);
+  auto store = Store<Lz4>::Open(dir);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ExpectContents(**store, OldStoreModel());
 }
 
 }  // namespace

@@ -23,6 +23,10 @@ struct NoCompression {
 // What a Compression policy provides. kCodecId is recorded in every block it compresses, so it
 // must be unique and never change: 1 Snappy, 2 LZ4, 3 Zstd. Compress appends the compressed form
 // of `raw` to `out` (false: store the block raw); Decompress fills exactly `raw_size` bytes.
+// A policy may also set `static constexpr size_t kValueGroupBytes`: a block is then compressed in
+// parts (its keys apart, its values in groups of about that many bytes), so a lookup decompresses
+// its value's group, not the whole block. Worth it for fast codecs whose ratio barely depends on
+// how much they see at once; a policy without it compresses each block whole.
 template <typename C>
 concept CompressionPolicy =
     std::same_as<C, NoCompression> ||
@@ -56,14 +60,27 @@ struct BlockCodec {
   // then unused, and any block whose codec this accepts is read.
   bool (*decompress_codec)(uint8_t id, absl::string_view compressed, char* dest,
                            size_t raw_size) = nullptr;
+  // The policy's kValueGroupBytes; 0: blocks are compressed whole.
+  size_t value_group_bytes = 0;
 };
+
+template <typename C>
+constexpr size_t ValueGroupBytesOf() {
+  if constexpr (requires { C::kValueGroupBytes; }) {
+    return C::kValueGroupBytes;
+  } else {
+    return 0;
+  }
+}
 
 template <typename C>
 inline constexpr BlockCodec kBlockCodec = [] {
   if constexpr (requires { &C::DecompressCodec; }) {
-    return BlockCodec{C::kCodecId, C::Name(), &C::Compress, nullptr, &C::DecompressCodec};
+    return BlockCodec{C::kCodecId, C::Name(), &C::Compress, nullptr, &C::DecompressCodec,
+                      ValueGroupBytesOf<C>()};
   } else {
-    return BlockCodec{C::kCodecId, C::Name(), &C::Compress, &C::Decompress};
+    return BlockCodec{C::kCodecId, C::Name(), &C::Compress, &C::Decompress, nullptr,
+                      ValueGroupBytesOf<C>()};
   }
 }();
 

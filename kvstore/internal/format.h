@@ -15,16 +15,17 @@ namespace kvstore::internal {
 
 // Bumped whenever a file layout changes; a store of a version outside
 // [kOldestReadableFormatVersion, kFormatVersion] is refused. Files are written in kFormatVersion.
-inline constexpr uint32_t kFormatVersion = 5;
-// Version 4 differs only in its segments' index entries (whole, with fixed-width numbers) and in
-// never splitting a compressed block's records in columns; both are still read.
+inline constexpr uint32_t kFormatVersion = 6;
+// Version 5 differs only in never compressing a block in parts (segment.h, kPartedBlockFlag);
+// version 4 also in its segments' index entries (whole, with fixed-width numbers) and in never
+// splitting a compressed block's records in columns. All are still read.
 inline constexpr uint32_t kOldestReadableFormatVersion = 4;
 
 inline bool IsReadableFormatVersion(uint32_t version) {
   return version >= kOldestReadableFormatVersion && version <= kFormatVersion;
 }
 
-// "this build reads versions 4 to 5", for the error that refuses another.
+// "this build reads versions 4 to 6", for the error that refuses another.
 inline std::string ReadableFormatVersions() {
   return absl::StrCat("versions ", kOldestReadableFormatVersion, " to ", kFormatVersion);
 }

@@ -141,6 +141,113 @@ inline bool IsCompressedBlock(absl::string_view stored) {
 // half: files 2.0% smaller with Snappy, 2.8% with LZ4, 6.7% with Zstd).
 inline constexpr uint32_t kSplitColumnsFlag = uint32_t{1} << 30;
 
+// In a compressed block's trailer word, bit 29 marks a block compressed in parts (format 6, for
+// codecs with kValueGroupBytes): the head part (every record's head, then the prefix, fixed32
+// prefix length and fixed32 count word, as a split compact form ends) and then the values in
+// groups of about `group bytes`, each part compressed on its own (or stored raw if that does not
+// shrink it by an eighth). Before the parts, a directory: varint the head part's size, varint
+// group bytes, varint the number of parts, then per part varint (stored size << 1 | compressed).
+// A lookup then reads the heads and decompresses one group of values, not the whole block.
+inline constexpr uint32_t kPartedBlockFlag = uint32_t{1} << 29;
+
+// Asks the CPU for every cache line of `bytes`.
+inline void PrefetchBytes(absl::string_view bytes) {
+  for (size_t i = 0; i < bytes.size(); i += 64) __builtin_prefetch(bytes.data() + i);
+  if (!bytes.empty()) __builtin_prefetch(bytes.data() + bytes.size() - 1);
+}
+
+// Whether a stored compressed block (checksum included) is compressed in parts.
+inline bool IsPartedBlock(absl::string_view stored) {
+  return (DecodeFixed32(stored.data() + stored.size() - 12) & kPartedBlockFlag) != 0;
+}
+
+// Cuts a block's values, in order, into groups: a group ends with the value that brings it to
+// `group_bytes` or more, and the last group holds what is left. The writer and every reader cut
+// alike, so a group's size is known from the heads without being stored.
+class ValueGroupCutter {
+ public:
+  explicit ValueGroupCutter(uint64_t group_bytes) : group_bytes_(group_bytes) {}
+  // Adds the next value: the size of the group it completes, or 0 while its group goes on.
+  uint64_t Add(uint64_t value_size) {
+    filled_ += value_size;
+    if (filled_ < group_bytes_) return 0;
+    const uint64_t group = filled_;
+    filled_ = 0;
+    return group;
+  }
+  // The bytes of the group still open: after the last value, the last group's size (0: none).
+  uint64_t open() const { return filled_; }
+
+ private:
+  uint64_t group_bytes_;
+  uint64_t filled_ = 0;
+};
+
+// Parses the next record head of a split compact form's heads column: its key bytes (after the
+// block's prefix), value size and tag. False if it does not parse.
+inline bool NextRecordHead(absl::string_view* heads, absl::string_view* key_suffix,
+                           uint64_t* value_size, uint64_t* tag) {
+  uint64_t suffix_size;
+  if (!GetVarint64(heads, &suffix_size) || !GetVarint64(heads, value_size) ||
+      suffix_size > heads->size()) {
+    return false;
+  }
+  *key_suffix = heads->substr(0, suffix_size);
+  heads->remove_prefix(suffix_size);
+  return GetVarint64(heads, tag);
+}
+
+// Where the parts of a block compressed in parts lie (see kPartedBlockFlag).
+struct PartedBlockLayout {
+  struct Part {
+    absl::string_view stored;
+    bool compressed;
+  };
+  uint64_t head_size = 0;    // The head part's size, decompressed.
+  uint64_t group_bytes = 0;  // For ValueGroupCutter.
+  std::vector<Part> parts;   // The head part, then each group of values.
+};
+
+// Parses the directory of a parted block's payload (the stored block without its trailer). False
+// if it does not parse, or its parts do not tile the payload after it.
+inline bool ParsePartedBlock(absl::string_view payload, PartedBlockLayout* layout) {
+  layout->parts.clear();
+  uint64_t count;
+  if (!GetVarint64(&payload, &layout->head_size) || !GetVarint64(&payload, &layout->group_bytes) ||
+      !GetVarint64(&payload, &count) || layout->group_bytes == 0 || layout->head_size < 8 ||
+      layout->head_size > kMaxRawBlockBytes || count == 0 || count > payload.size()) {
+    return false;
+  }
+  uint64_t total = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t entry;
+    if (!GetVarint64(&payload, &entry)) return false;
+    layout->parts.push_back({absl::string_view(nullptr, entry >> 1), (entry & 1) != 0});
+    total += entry >> 1;
+    if (total > payload.size()) return false;
+  }
+  if (total != payload.size()) return false;
+  for (PartedBlockLayout::Part& part : layout->parts) {
+    const size_t size = part.stored.size();
+    part.stored = payload.substr(0, size);
+    payload.remove_prefix(size);
+  }
+  return layout->parts[0].compressed || layout->parts[0].stored.size() == layout->head_size;
+}
+
+// Decompresses (or copies, if stored raw) one part of a parted block into exactly `raw_size`
+// bytes at `dest`.
+inline bool DecodeBlockPart(const BlockCodec& codec, uint8_t id, const PartedBlockLayout::Part& part,
+                            size_t raw_size, char* dest) {
+  if (!part.compressed) {
+    if (part.stored.size() != raw_size) return false;
+    std::memcpy(dest, part.stored.data(), raw_size);
+    return true;
+  }
+  return codec.decompress_codec != nullptr ? codec.decompress_codec(id, part.stored, dest, raw_size)
+                                           : codec.decompress(part.stored, dest, raw_size);
+}
+
 // The raw block (records, prefix, offsets, fingerprints, trailer, a zero checksum) of a compact form
 // (records, whole or split in columns, prefix, fixed32 prefix length, fixed32 count word). False
 // if the records do not parse as exactly `count` records filling their space.
@@ -223,34 +330,94 @@ inline bool RebuildBlock(absl::string_view compact, std::string* raw) {
   return true;
 }
 
-// Decompresses a stored compressed block, whose checksum has been verified, into *raw (the raw
-// block; see RebuildBlock). FailedPrecondition if `codec` (null: NoCompression) is not the one
-// the block names; DataLoss, with what() naming the block, if it does not decompress.
-inline absl::Status DecompressBlock(absl::string_view stored, const BlockCodec* codec,
-                                    absl::FunctionRef<std::string()> what, std::string* raw) {
+// Checks a stored compressed block's trailer against the store's codec (null: NoCompression):
+// FailedPrecondition if the codec cannot read the block's, DataLoss (naming the block by what())
+// if the trailer does not hold together. Sets the compact form's size and the block's codec id.
+inline absl::Status CheckCompressedTrailer(absl::string_view stored, const BlockCodec* codec,
+                                           absl::FunctionRef<std::string()> what,
+                                           uint32_t* compact_size, uint8_t* id) {
   const size_t size = stored.size();
   if (size < kCompressedTrailerBytes ||
       DecodeFixed32(stored.data() + size - 20) != size - kCompressedTrailerBytes) {
     return absl::DataLossError(absl::StrCat(what(), ": compressed block does not fill its extent"));
   }
-  const uint32_t compact_size = DecodeFixed32(stored.data() + size - 16);
-  const uint8_t id = static_cast<uint8_t>(DecodeFixed32(stored.data() + size - 12) & 0xff);
-  if (codec == nullptr || (codec->decompress_codec == nullptr && codec->id != id)) {
+  *compact_size = DecodeFixed32(stored.data() + size - 16);
+  *id = static_cast<uint8_t>(DecodeFixed32(stored.data() + size - 12) & 0xff);
+  if (codec == nullptr || (codec->decompress_codec == nullptr && codec->id != *id)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        what(), " is compressed with ", CodecName(id), ", and this store was opened with compression \"",
+        what(), " is compressed with ", CodecName(*id), ", and this store was opened with compression \"",
         codec == nullptr ? "none" : std::string(codec->name),
         "\"; open it with the Compression policy it was written with (kvstore/compression.h)"));
   }
-  if (compact_size < 8 || compact_size > kMaxRawBlockBytes) {
-    return absl::DataLossError(absl::StrCat(what(), ": compressed block claims a size of ", compact_size));
+  if (*compact_size < 8 || *compact_size > kMaxRawBlockBytes) {
+    return absl::DataLossError(absl::StrCat(what(), ": compressed block claims a size of ", *compact_size));
   }
+  return absl::OkStatus();
+}
+
+// The compact form (split in columns) of a block compressed in parts, into *compact. False if the
+// parts do not decompress or do not add up to the block the heads describe.
+inline bool DecompressParts(absl::string_view payload, const BlockCodec& codec, uint8_t id,
+                            uint32_t compact_size, std::string* compact) {
+  thread_local PartedBlockLayout layout;
+  thread_local std::string head;
+  if (!ParsePartedBlock(payload, &layout) || layout.head_size > compact_size) return false;
+  head.resize(layout.head_size);
+  if (!DecodeBlockPart(codec, id, layout.parts[0], head.size(), head.data())) return false;
+  const uint32_t shared = DecodeFixed32(head.data() + head.size() - 8);
+  const uint32_t word = DecodeFixed32(head.data() + head.size() - 4);
+  if (shared > head.size() - 8 || (word & kSplitColumnsFlag) == 0) return false;
+  // The compact form: the heads, the values (the groups, in order), the head part's tail.
+  const size_t heads_size = head.size() - 8 - shared;
+  const size_t values_size = compact_size - head.size();
+  compact->resize(compact_size);
+  std::memcpy(compact->data(), head.data(), heads_size);
+  std::memcpy(compact->data() + heads_size + values_size, head.data() + heads_size, head.size() - heads_size);
+  absl::string_view heads(head.data(), heads_size);
+  ValueGroupCutter cutter(layout.group_bytes);
+  size_t part = 1, filled = 0;
+  auto decode_group = [&](uint64_t group_size) {
+    if (part >= layout.parts.size() || group_size > values_size - filled) return false;
+    if (!DecodeBlockPart(codec, id, layout.parts[part], group_size, compact->data() + heads_size + filled)) {
+      return false;
+    }
+    ++part;
+    filled += group_size;
+    return true;
+  };
+  const uint64_t count = word & ~(kSplitColumnsFlag | kWideOffsetsFlag);
+  for (uint64_t i = 0; i < count; ++i) {
+    absl::string_view key_suffix;
+    uint64_t value_size, tag;
+    if (!NextRecordHead(&heads, &key_suffix, &value_size, &tag)) return false;
+    if (const uint64_t group = cutter.Add(value_size); group != 0 && !decode_group(group)) return false;
+  }
+  if (cutter.open() != 0 && !decode_group(cutter.open())) return false;
+  // RebuildBlock checks that the heads parse as `count` records filling the records' space.
+  return heads.empty() && part == layout.parts.size() && filled == values_size;
+}
+
+// Decompresses a stored compressed block, whose checksum has been verified, into *raw (the raw
+// block; see RebuildBlock). FailedPrecondition if `codec` (null: NoCompression) is not the one
+// the block names; DataLoss, with what() naming the block, if it does not decompress.
+inline absl::Status DecompressBlock(absl::string_view stored, const BlockCodec* codec,
+                                    absl::FunctionRef<std::string()> what, std::string* raw) {
+  uint32_t compact_size;
+  uint8_t id;
+  KV_RETURN_IF_ERROR(CheckCompressedTrailer(stored, codec, what, &compact_size, &id));
   thread_local std::string compact;
-  compact.resize(compact_size);
-  const absl::string_view payload = stored.substr(0, size - kCompressedTrailerBytes);
-  if (codec->decompress_codec != nullptr
-          ? !codec->decompress_codec(id, payload, compact.data(), compact_size)
-          : !codec->decompress(payload, compact.data(), compact_size)) {
-    return absl::DataLossError(absl::StrCat(what(), " does not decompress with ", codec->name));
+  const absl::string_view payload = stored.substr(0, stored.size() - kCompressedTrailerBytes);
+  if (IsPartedBlock(stored)) {
+    if (!DecompressParts(payload, *codec, id, compact_size, &compact)) {
+      return absl::DataLossError(absl::StrCat(what(), " does not decompress with ", codec->name));
+    }
+  } else {
+    compact.resize(compact_size);
+    if (codec->decompress_codec != nullptr
+            ? !codec->decompress_codec(id, payload, compact.data(), compact_size)
+            : !codec->decompress(payload, compact.data(), compact_size)) {
+      return absl::DataLossError(absl::StrCat(what(), " does not decompress with ", codec->name));
+    }
   }
   if (!RebuildBlock(compact, raw)) {
     return absl::DataLossError(absl::StrCat(what(), ": decompressed records do not parse"));
@@ -450,6 +617,7 @@ class SegmentBuilder {
       compact_.append(block_.data() + record_offsets_[i], value_start - record_offsets_[i]);
       values_.append(block_.data() + value_start, record_value_sizes_[i]);
     }
+    if (codec_->value_group_bytes > 0) return CompressInParts(records_end, shared, word);
     compact_ += values_;
     compact_.append(block_.data() + records_end, shared);
     PutFixed32(&compact_, shared);
@@ -462,6 +630,51 @@ class SegmentBuilder {
     PutFixed32(&compressed_, static_cast<uint32_t>(compressed_.size()));
     PutFixed32(&compressed_, static_cast<uint32_t>(compact_.size()));
     PutFixed32(&compressed_, kCompressedBlockFlag | codec_->id);
+    PutFixed64(&compressed_, Checksum(compressed_, kDataBlockSalt));
+    return compressed_;
+  }
+
+  // Compress's work for a codec with value groups (see kPartedBlockFlag), once compact_ holds the
+  // heads and values_ the values.
+  const std::string& CompressInParts(size_t records_end, uint32_t shared, uint32_t word) {
+    compact_.append(block_.data() + records_end, shared);
+    PutFixed32(&compact_, shared);
+    PutFixed32(&compact_, word | kSplitColumnsFlag);
+    parts_.clear();
+    part_sizes_.clear();
+    bool any_compressed = false;
+    auto add_part = [&](absl::string_view part) {
+      const size_t start = parts_.size();
+      const bool compressed = codec_->compress(part, &parts_) &&
+                              parts_.size() - start <= part.size() - part.size() / 8;
+      if (!compressed) {
+        parts_.resize(start);
+        parts_.append(part.data(), part.size());
+      }
+      part_sizes_.push_back(((parts_.size() - start) << 1) | (compressed ? 1 : 0));
+      any_compressed |= compressed;
+    };
+    add_part(compact_);
+    ValueGroupCutter cutter(codec_->value_group_bytes);
+    size_t group_start = 0;
+    for (uint32_t value_size : record_value_sizes_) {
+      if (const uint64_t group = cutter.Add(value_size); group != 0) {
+        add_part(absl::string_view(values_).substr(group_start, group));
+        group_start += group;
+      }
+    }
+    if (cutter.open() != 0) add_part(absl::string_view(values_).substr(group_start));
+    if (!any_compressed) return block_;
+    compressed_.clear();
+    PutVarint64(&compressed_, compact_.size());
+    PutVarint64(&compressed_, codec_->value_group_bytes);
+    PutVarint64(&compressed_, part_sizes_.size());
+    for (uint64_t entry : part_sizes_) PutVarint64(&compressed_, entry);
+    compressed_ += parts_;
+    if (compressed_.size() + kCompressedTrailerBytes > block_.size() - block_.size() / 8) return block_;
+    PutFixed32(&compressed_, static_cast<uint32_t>(compressed_.size()));
+    PutFixed32(&compressed_, static_cast<uint32_t>(compact_.size() + values_.size()));
+    PutFixed32(&compressed_, kCompressedBlockFlag | kPartedBlockFlag | codec_->id);
     PutFixed64(&compressed_, Checksum(compressed_, kDataBlockSalt));
     return compressed_;
   }
@@ -501,6 +714,8 @@ class SegmentBuilder {
   std::string compact_;     // block_'s compact form, the compressor's input
   std::string compressed_;  // block_ compressed, when it is stored so
   std::string values_;      // the values of block_'s records, for the compact form
+  std::string parts_;       // a block compressed in parts, after its directory
+  std::vector<uint64_t> part_sizes_;  // its parts' directory entries
   std::vector<uint32_t> record_offsets_;
   std::vector<std::pair<uint32_t, uint32_t>> record_keys_;  // offset and size of each key in block_
   std::vector<uint32_t> record_value_sizes_;                // the size of each record's value
@@ -725,17 +940,29 @@ class Segment {
     const uint64_t target = LookupTag(sequence);
     const size_t b = FindBlock(key, target);
     if (b == num_blocks()) return absl::OkStatus();
-    Block block;
     BlockCache::Handle pin;
-    KV_RETURN_IF_ERROR(ReadBlock(b, verify, scratch, &block, &pin));
-    uint32_t lo;
-    if (!block.LowerBound(key, target, &lo)) {
-      return Corruption(absl::StrCat("bad record in block ", b));
-    }
-    if (lo == block.size()) return absl::OkStatus();
     StoredRecord r;
-    if (!block.Get(lo, &r)) return Corruption(absl::StrCat("bad record in block ", b));
-    if (!block.IsVersionOf(r, key)) return absl::OkStatus();
+    absl::string_view stored;
+    KV_RETURN_IF_ERROR(ReadStoredBlock(b, verify, scratch, &stored));
+    if (IsCompressedBlock(stored) && IsPartedBlock(stored)) {
+      bool has_version;
+      KV_RETURN_IF_ERROR(FindInParts(b, stored, key, target, verify, scratch, &has_version, &r, &pin));
+      if (!has_version) return absl::OkStatus();
+    } else {
+      if (IsCompressedBlock(stored)) {
+        KV_ASSIGN_OR_RETURN(pin, Decompress(b, stored, verify));
+        stored = *pin;
+      }
+      auto block = Block::Parse(stored);
+      if (!block.ok()) return Corruption(absl::StrCat("block ", b, ": ", block.status().message()));
+      uint32_t lo;
+      if (!block->LowerBound(key, target, &lo)) {
+        return Corruption(absl::StrCat("bad record in block ", b));
+      }
+      if (lo == block->size()) return absl::OkStatus();
+      if (!block->Get(lo, &r)) return Corruption(absl::StrCat("bad record in block ", b));
+      if (!block->IsVersionOf(r, key)) return absl::OkStatus();
+    }
     if (!IsValidKind(static_cast<uint8_t>(r.tag & 0xff))) {
       return Corruption(absl::StrCat("unknown entry kind in block ", b));
     }
@@ -1026,6 +1253,23 @@ class Segment {
   absl::Status ReadBlock(size_t b, bool verify, std::string* scratch, Block* block,
                          BlockCache::Handle* pin) const {
     pin->reset();
+    absl::string_view bytes;
+    KV_RETURN_IF_ERROR(ReadStoredBlock(b, verify, scratch, &bytes));
+    if (IsCompressedBlock(bytes)) {
+      KV_ASSIGN_OR_RETURN(*pin, Decompress(b, bytes, verify));
+      bytes = **pin;
+    }
+    auto parsed = Block::Parse(bytes);
+    if (!parsed.ok()) return Corruption(absl::StrCat("block ", b, ": ", parsed.status().message()));
+    *block = *parsed;
+    return absl::OkStatus();
+  }
+
+  // Reads block b as stored, checksum included, and verifies it (see ReadBlock for `scratch`).
+  // Public for tests that check how blocks are stored.
+ public:
+  absl::Status ReadStoredBlock(size_t b, bool verify, std::string* scratch,
+                               absl::string_view* stored) const {
     const uint64_t offset = BlockOffset(b), size = BlockSize(b);
     // A mapped file returns views into itself: growing (and zeroing) 4 KiB of scratch for every
     // lookup would cost more than the lookup's own work.
@@ -1047,13 +1291,129 @@ class Segment {
       }
       if (stable_views_) verified_[b].store(true, std::memory_order_release);
     }
-    if (IsCompressedBlock(bytes)) {
-      KV_ASSIGN_OR_RETURN(*pin, Decompress(b, bytes, verify));
-      bytes = **pin;
+    *stored = bytes;
+    return absl::OkStatus();
+  }
+
+ private:
+
+  // Get's search of block b, compressed in parts (`stored`, whose checksum passed): reads the
+  // heads and decompresses only the group that holds the value. Sets *has_version to whether the
+  // block holds the first version at or after (key, target) and it is a version of `key`; then
+  // *record views memory of the mapping, `stored`, *scratch or *pin.
+  absl::Status FindInParts(size_t b, absl::string_view stored, absl::string_view key, uint64_t target,
+                           bool verify, std::string* scratch, bool* has_version, StoredRecord* record,
+                           BlockCache::Handle* pin) const {
+    *has_version = false;
+    auto what = [b] { return absl::StrCat("block ", b); };
+    uint32_t compact_size;
+    uint8_t id;
+    absl::Status s = CheckCompressedTrailer(stored, decoding_.codec, what, &compact_size, &id);
+    if (absl::IsDataLoss(s)) return Corruption(s.message());
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat(name_, ": ", s.message()));
+    thread_local PartedBlockLayout layout;
+    if (!ParsePartedBlock(stored.substr(0, stored.size() - kCompressedTrailerBytes), &layout) ||
+        layout.head_size > compact_size) {
+      return Corruption(absl::StrCat("block ", b, ": bad parts directory"));
     }
-    auto parsed = Block::Parse(bytes);
-    if (!parsed.ok()) return Corruption(absl::StrCat("block ", b, ": ", parsed.status().message()));
-    *block = *parsed;
+    // The heads are read next, then one group of values: ask for all their cache lines at once,
+    // while the heads are searched, not one miss after another.
+    PrefetchBytes(stored);
+    // A part stored raw is read in place; a compressed one comes from the cache or is decompressed,
+    // into the cache if it admits it (see BlockCache::Lookup), else into `buffer`.
+    auto part_bytes = [&](size_t part, uint64_t raw_size, BlockCache::Handle* handle,
+                          std::string* buffer, absl::string_view* bytes) -> absl::Status {
+      if (part >= layout.parts.size()) {
+        return Corruption(absl::StrCat("block ", b, ": value group ", part, " is missing"));
+      }
+      if (!layout.parts[part].compressed) {
+        if (layout.parts[part].stored.size() != raw_size) {
+          return Corruption(absl::StrCat("block ", b, ": part ", part, " has the wrong size"));
+        }
+        *bytes = layout.parts[part].stored;
+        return absl::OkStatus();
+      }
+      BlockCache* cache = verify ? nullptr : decoding_.cache.get();
+      bool admit = false;
+      if (cache != nullptr) *handle = cache->Lookup(info_.number, b, part + 1, &admit);
+      if (*handle != nullptr) {
+        if ((*handle)->size() != raw_size) {
+          return Corruption(absl::StrCat("block ", b, ": part ", part, " has the wrong size"));
+        }
+        *bytes = **handle;
+        return absl::OkStatus();
+      }
+      if (raw_size > kMaxRawBlockBytes) {
+        return Corruption(absl::StrCat("block ", b, ": part ", part, " claims ", raw_size, " bytes"));
+      }
+      std::string admitted;
+      std::string* raw = admit ? &admitted : buffer;
+      raw->resize(raw_size);
+      if (!DecodeBlockPart(*decoding_.codec, id, layout.parts[part], raw_size, raw->data())) {
+        return Corruption(absl::StrCat("block ", b, ": part ", part, " does not decompress with ",
+                                       decoding_.codec->name));
+      }
+      if (admit) {
+        *handle = cache->Insert(info_.number, b, std::move(admitted), part + 1);
+        *bytes = **handle;
+      } else {
+        *bytes = *buffer;
+      }
+      return absl::OkStatus();
+    };
+    thread_local std::string head_buffer, values_buffer;
+    BlockCache::Handle head_pin;
+    absl::string_view head;
+    KV_RETURN_IF_ERROR(part_bytes(0, layout.head_size, &head_pin, &head_buffer, &head));
+    const uint32_t shared = DecodeFixed32(head.data() + head.size() - 8);
+    const uint32_t word = DecodeFixed32(head.data() + head.size() - 4);
+    if (shared > head.size() - 8 || (word & kSplitColumnsFlag) == 0) {
+      return Corruption(absl::StrCat("block ", b, ": bad head part"));
+    }
+    const size_t heads_size = head.size() - 8 - shared;
+    if (CompareWithSharedPrefix(key, head.substr(heads_size, shared)) != 0) return absl::OkStatus();
+    const absl::string_view suffix = key.substr(shared);
+    absl::string_view heads = head.substr(0, heads_size);
+    const uint64_t count = word & ~(kSplitColumnsFlag | kWideOffsetsFlag);
+    ValueGroupCutter cutter(layout.group_bytes);
+    size_t group = 0;
+    for (uint64_t i = 0; i < count; ++i) {
+      absl::string_view key_suffix;
+      uint64_t value_size, tag;
+      if (!NextRecordHead(&heads, &key_suffix, &value_size, &tag)) {
+        return Corruption(absl::StrCat("bad record in block ", b));
+      }
+      const uint64_t value_offset = cutter.open();  // In its group.
+      uint64_t group_size = cutter.Add(value_size);
+      if (CompareVersions(key_suffix, tag, suffix, target) < 0) {
+        if (group_size != 0) ++group;
+        continue;
+      }
+      if (key_suffix != suffix) return absl::OkStatus();
+      record->key_suffix = suffix;  // Equal, and unlike key_suffix, outlives the head part's pin.
+      record->tag = tag;
+      record->value = absl::string_view();
+      *has_version = true;
+      if (value_size == 0) return absl::OkStatus();
+      // The group's size: where the cut after this value falls.
+      for (uint64_t j = i + 1; group_size == 0 && j < count; ++j) {
+        absl::string_view next_suffix;
+        uint64_t next_value_size, next_tag;
+        if (!NextRecordHead(&heads, &next_suffix, &next_value_size, &next_tag)) {
+          return Corruption(absl::StrCat("bad record in block ", b));
+        }
+        group_size = cutter.Add(next_value_size);
+      }
+      if (group_size == 0) group_size = cutter.open();
+      absl::string_view values;
+      KV_RETURN_IF_ERROR(part_bytes(1 + group, group_size, pin, &values_buffer, &values));
+      record->value = values.substr(value_offset, value_size);
+      if (values.data() == values_buffer.data()) {  // The buffer is the next lookup's.
+        scratch->assign(record->value.data(), record->value.size());
+        record->value = *scratch;
+      }
+      return absl::OkStatus();
+    }
     return absl::OkStatus();
   }
 

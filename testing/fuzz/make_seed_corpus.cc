@@ -148,6 +148,19 @@ void SegmentSeeds(CorpusWriter& out) {
   out.Write(m, "erase_in_index", params(6, 4, 9, 0) + std::string("\x06\x02\x0c\x00\x05", 5));
   out.Write(m, "truncate", params(6, 4, 10, 0) + std::string("\x07\x04\x40\x00", 4));
   out.Write(m, "stale_block_checksum", params(6, 4, 11, 0xF1) + std::string("\x01\x00\x02\x00\x01", 5));
+
+  // compressed_segment_fuzzer: a codec byte (0 Snappy and 1 LZ4 in tiny value groups, 2 Snappy,
+  // 3 LZ4, 4 Zstd), then segment_mutation_fuzzer's input.
+  const std::string c = "compressed_segment_fuzzer";
+  const char* const codecs[] = {"tiny_snappy", "tiny_lz4", "snappy", "lz4", "zstd"};
+  for (char codec = 0; codec < 5; ++codec) {
+    const std::string name = codecs[static_cast<int>(codec)];
+    out.Write(c, name + "_intact", codec + params(16, 40, 12, 0));
+    out.Write(c, name + "_intact_small_blocks", codec + params(30, 8, 13, 0));
+    out.Write(c, name + "_set_data_byte", codec + params(16, 40, 14, 0) + std::string("\x00\x00\x09\x00\x7f", 5));
+    out.Write(c, name + "_xor_data_byte", codec + params(30, 8, 15, 0) + std::string("\x01\x00\x30\x00\x04", 5));
+    out.Write(c, name + "_insert_in_data", codec + params(16, 40, 16, 0) + std::string("\x05\x00\x04\x00\x02" "zz", 7));
+  }
 }
 
 template <typename K>

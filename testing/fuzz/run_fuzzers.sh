@@ -21,13 +21,14 @@ declare -A max_len=(
   [wal_fuzzer]=4096
   [segment_fuzzer]=8192
   [segment_mutation_fuzzer]=512
+  [compressed_segment_fuzzer]=512
   [serializer_fuzzer]=256
   [manifest_fuzzer]=1024
   [bloom_fuzzer]=4096
   [block_rebuild_fuzzer]=2048
 )
-all_targets=(wal_fuzzer segment_fuzzer segment_mutation_fuzzer serializer_fuzzer manifest_fuzzer
-             bloom_fuzzer block_rebuild_fuzzer)
+all_targets=(wal_fuzzer segment_fuzzer segment_mutation_fuzzer compressed_segment_fuzzer
+             serializer_fuzzer manifest_fuzzer bloom_fuzzer block_rebuild_fuzzer)
 
 flags=()
 targets=()

@@ -3,6 +3,7 @@
 #ifndef KVSTORE_TESTING_FUZZ_SEGMENT_FUZZ_UTIL_H_
 #define KVSTORE_TESTING_FUZZ_SEGMENT_FUZZ_UTIL_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -40,8 +41,9 @@ struct Version {
 
 // Versions of `num_keys` distinct keys in segment order (key ascending, newest first): one to
 // three versions per key, some of them deletions, values mostly short and sometimes longer than a
-// small block. Every sequence number is distinct.
-inline std::vector<Version> MakeVersions(uint64_t seed, size_t num_keys) {
+// small block. Every sequence number is distinct. `compressible` values repeat a few bytes, so a
+// codec shrinks them.
+inline std::vector<Version> MakeVersions(uint64_t seed, size_t num_keys, bool compressible = false) {
   Rng rng(seed);
   std::set<std::string> keys;
   while (keys.size() < num_keys) {
@@ -59,21 +61,27 @@ inline std::vector<Version> MakeVersions(uint64_t seed, size_t num_keys) {
     for (uint64_t i = 0; i < n; ++i) {
       const bool deletion = rng.Uniform(5) == 0;
       const size_t value_bytes = rng.Uniform(8) == 0 ? rng.Uniform(300) : rng.Uniform(24);
+      std::string value;
+      if (!deletion) {
+        value = rng.Bytes(compressible ? std::min<size_t>(value_bytes, 3) : value_bytes);
+        while (value.size() < value_bytes) value += value.substr(0, value_bytes - value.size());
+      }
       versions.push_back(Version{
           key,
           internal::PackTag(sequence - i,
                             deletion ? internal::EntryKind::kDeletion : internal::EntryKind::kValue),
-          deletion ? std::string() : rng.Bytes(value_bytes)});
+          std::move(value)});
     }
   }
   return versions;
 }
 
-// The bytes of a segment holding `versions`, written by SegmentBuilder.
-inline std::string BuildSegment(const std::vector<Version>& versions, size_t block_bytes) {
+// The bytes of a segment holding `versions`, written by SegmentBuilder with `codec` (null: none).
+inline std::string BuildSegment(const std::vector<Version>& versions, size_t block_bytes,
+                                const internal::BlockCodec* codec = nullptr) {
   std::string file;
   StringSink sink(&file);
-  internal::SegmentBuilder<FuzzFilter> builder(&sink, block_bytes);
+  internal::SegmentBuilder<FuzzFilter> builder(&sink, block_bytes, 0, codec);
   for (const Version& v : versions) FUZZ_CHECK_OK(builder.Add(v.key, v.tag, v.value));
   absl::StatusOr<internal::SegmentInfo> info = builder.Finish();
   FUZZ_CHECK_OK(info.status());
@@ -92,11 +100,13 @@ inline bool SameRecord(const internal::Record& r, const Version& v) {
 //
 // `stable_views` serves the file like a memory map (views into it, block checksums verified once
 // and cached unless `verify`); without, like pread (copies into the reader's scratch).
+// `decoding` reads compressed blocks.
 inline void ExerciseSegment(absl::string_view file, bool stable_views, bool verify,
-                            const std::vector<Version>* expected) {
+                            const std::vector<Version>* expected,
+                            internal::BlockDecoding decoding = {}) {
   OneFileEnv env(FuzzSegmentFileName(), file, stable_views);
   absl::StatusOr<std::shared_ptr<FuzzSegment>> opened =
-      FuzzSegment::Open(&env, kSegmentDir, kSegmentNumber);
+      FuzzSegment::Open(&env, kSegmentDir, kSegmentNumber, std::move(decoding));
   if (expected != nullptr) FUZZ_CHECK_OK(opened.status());
   if (!opened.ok()) return;
   const std::shared_ptr<const FuzzSegment> segment = *std::move(opened);
