@@ -235,6 +235,14 @@ inline bool ParsePartedBlock(absl::string_view payload, PartedBlockLayout* layou
   return layout->parts[0].compressed || layout->parts[0].stored.size() == layout->head_size;
 }
 
+// Decompresses `compressed`, written by codec `id`, into exactly `raw_size` bytes at `dest` with
+// the store's `codec` (which may read several codecs; see BlockCodec::decompress_codec).
+inline bool DecompressWith(const BlockCodec& codec, uint8_t id, absl::string_view compressed,
+                           char* dest, size_t raw_size) {
+  return codec.decompress_codec != nullptr ? codec.decompress_codec(id, compressed, dest, raw_size)
+                                           : codec.decompress(compressed, dest, raw_size);
+}
+
 // Decompresses (or copies, if stored raw) one part of a parted block into exactly `raw_size`
 // bytes at `dest`.
 inline bool DecodeBlockPart(const BlockCodec& codec, uint8_t id, const PartedBlockLayout::Part& part,
@@ -244,8 +252,7 @@ inline bool DecodeBlockPart(const BlockCodec& codec, uint8_t id, const PartedBlo
     std::memcpy(dest, part.stored.data(), raw_size);
     return true;
   }
-  return codec.decompress_codec != nullptr ? codec.decompress_codec(id, part.stored, dest, raw_size)
-                                           : codec.decompress(part.stored, dest, raw_size);
+  return DecompressWith(codec, id, part.stored, dest, raw_size);
 }
 
 // The raw block (records, prefix, offsets, fingerprints, trailer, a zero checksum) of a compact form
@@ -413,9 +420,7 @@ inline absl::Status DecompressBlock(absl::string_view stored, const BlockCodec* 
     }
   } else {
     compact.resize(compact_size);
-    if (codec->decompress_codec != nullptr
-            ? !codec->decompress_codec(id, payload, compact.data(), compact_size)
-            : !codec->decompress(payload, compact.data(), compact_size)) {
+    if (!DecompressWith(*codec, id, payload, compact.data(), compact_size)) {
       return absl::DataLossError(absl::StrCat(what(), " does not decompress with ", codec->name));
     }
   }
