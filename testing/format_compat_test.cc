@@ -213,11 +213,11 @@ TEST(FormatCompatTest, UpgradedBlocksAreCompressedInParts) {
         internal::BlockDecoding{internal::CodecFor<Lz4>(), nullptr});
     ASSERT_TRUE(segment.ok()) << segment.status();
     for (size_t b = 0; b < (*segment)->num_blocks(); ++b) {
-      std::string scratch;
-      absl::string_view stored;
-      ASSERT_TRUE((*segment)->ReadStoredBlock(b, true, &scratch, &stored).ok());
+      auto storage = (*segment)->StorageOfBlock(b);
+      ASSERT_TRUE(storage.ok()) << storage.status();
       ++blocks;
-      if (internal::IsCompressedBlock(stored) && internal::IsPartedBlock(stored)) ++parted;
+      using BlockStorage = internal::Segment<BloomFilter<10>>::BlockStorage;
+      if (*storage == BlockStorage::kCompressedInParts) ++parted;
     }
   }
   EXPECT_GT(blocks, 0);

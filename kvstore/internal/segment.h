@@ -292,13 +292,10 @@ inline bool RebuildBlock(absl::string_view compact, std::string* raw) {
       offsets[2 * i + 1] = static_cast<char>(offset >> 8);
     }
     const size_t head_start = records_end - in.size();
-    uint64_t suffix_size, value_size, tag;
-    if (!GetVarint64(&in, &suffix_size) || !GetVarint64(&in, &value_size) || suffix_size > in.size()) {
-      return false;
-    }
-    EncodeFixed32(fingerprints + 4 * i, KeyFingerprint(in.substr(0, suffix_size), 0));
-    in.remove_prefix(suffix_size);
-    if (!GetVarint64(&in, &tag) || value_size > records_end) return false;
+    absl::string_view key_suffix;
+    uint64_t value_size, tag;
+    if (!NextRecordHead(&in, &key_suffix, &value_size, &tag) || value_size > records_end) return false;
+    EncodeFixed32(fingerprints + 4 * i, KeyFingerprint(key_suffix, 0));
     if (split) {
       split_records.push_back(
           {static_cast<uint32_t>(records_end - in.size()), static_cast<uint32_t>(value_size)});
@@ -1181,6 +1178,16 @@ class Segment {
     return absl::DataLossError(absl::StrCat("corruption in ", name_, ": ", what));
   }
 
+  // How block b is stored, read and verified: for tools and tests that check the format.
+  enum class BlockStorage { kRaw, kCompressed, kCompressedInParts };
+  absl::StatusOr<BlockStorage> StorageOfBlock(size_t b) const {
+    std::string scratch;
+    absl::string_view stored;
+    KV_RETURN_IF_ERROR(ReadStoredBlock(b, /*verify=*/true, &scratch, &stored));
+    if (!IsCompressedBlock(stored)) return BlockStorage::kRaw;
+    return IsPartedBlock(stored) ? BlockStorage::kCompressedInParts : BlockStorage::kCompressed;
+  }
+
  private:
   // What a lookup needs of a block, in the array FindBlock searches, so that finding a block also
   // brings in where it is: the KeyPrefix of its last key, and its offset (it ends where the next
@@ -1271,8 +1278,6 @@ class Segment {
   }
 
   // Reads block b as stored, checksum included, and verifies it (see ReadBlock for `scratch`).
-  // Public for tests that check how blocks are stored.
- public:
   absl::Status ReadStoredBlock(size_t b, bool verify, std::string* scratch,
                                absl::string_view* stored) const {
     const uint64_t offset = BlockOffset(b), size = BlockSize(b);
@@ -1300,8 +1305,6 @@ class Segment {
     return absl::OkStatus();
   }
 
- private:
-
   // Get's search of block b, compressed in parts (`stored`, whose checksum passed): reads the
   // heads and decompresses only the group that holds the value. Sets *has_version to whether the
   // block holds the first version at or after (key, target) and it is a version of `key`; then
@@ -1313,9 +1316,8 @@ class Segment {
     auto what = [b] { return absl::StrCat("block ", b); };
     uint32_t compact_size;
     uint8_t id;
-    absl::Status s = CheckCompressedTrailer(stored, decoding_.codec, what, &compact_size, &id);
-    if (absl::IsDataLoss(s)) return Corruption(s.message());
-    if (!s.ok()) return absl::Status(s.code(), absl::StrCat(name_, ": ", s.message()));
+    KV_RETURN_IF_ERROR(
+        AsSegmentError(CheckCompressedTrailer(stored, decoding_.codec, what, &compact_size, &id)));
     thread_local PartedBlockLayout layout;
     if (!ParsePartedBlock(stored.substr(0, stored.size() - kCompressedTrailerBytes), &layout) ||
         layout.head_size > compact_size) {
@@ -1422,6 +1424,14 @@ class Segment {
     return absl::OkStatus();
   }
 
+  // A status about a block (from CheckCompressedTrailer or DecompressBlock) as this segment's:
+  // damage is Corruption, anything else (a codec the store cannot read) names the file.
+  absl::Status AsSegmentError(const absl::Status& s) const {
+    if (s.ok()) return s;
+    if (absl::IsDataLoss(s)) return Corruption(s.message());
+    return absl::Status(s.code(), absl::StrCat(name_, ": ", s.message()));
+  }
+
   // The raw block of compressed block b (whose stored `bytes` passed their checksum).
   absl::StatusOr<BlockCache::Handle> Decompress(size_t b, absl::string_view bytes, bool verify) const {
     BlockCache* cache = decoding_.cache.get();
@@ -1429,10 +1439,8 @@ class Segment {
       if (BlockCache::Handle cached = cache->Lookup(info_.number, b)) return cached;
     }
     std::string raw;
-    absl::Status s = DecompressBlock(
-        bytes, decoding_.codec, [b] { return absl::StrCat("block ", b); }, &raw);
-    if (absl::IsDataLoss(s)) return Corruption(s.message());
-    if (!s.ok()) return absl::Status(s.code(), absl::StrCat(name_, ": ", s.message()));
+    KV_RETURN_IF_ERROR(AsSegmentError(
+        DecompressBlock(bytes, decoding_.codec, [b] { return absl::StrCat("block ", b); }, &raw)));
     if (cache != nullptr) return cache->Insert(info_.number, b, std::move(raw));
     return std::make_shared<const std::string>(std::move(raw));
   }
