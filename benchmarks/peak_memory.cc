@@ -47,6 +47,8 @@ class Engine {
   virtual bool Get(const std::string& k, std::string* v) = 0;  // false if missing
   virtual bool Delete(const std::string& k) = 0;
   virtual uint64_t ScanAll() = 0;
+  // For --phases: what the engine's files look like to a read (empty if it cannot say).
+  virtual std::string Layout() { return ""; }
 };
 
 class KvEngine final : public Engine {
@@ -69,6 +71,13 @@ class KvEngine final : public Engine {
     auto it = store_->NewIterator();
     for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
     return n;
+  }
+  // Runs and segments a lookup may visit, and how many segment reads got past the filters so far.
+  std::string Layout() override {
+    if (store_ == nullptr) return "";
+    auto property = [&](const char* name) { return store_->GetProperty(name).value_or("?"); };
+    return "runs " + property("kvstore.num-runs") + ", segments " + property("kvstore.num-segments") +
+           ", segment reads " + property("kvstore.segment-reads");
   }
 
  private:
@@ -134,6 +143,9 @@ bool Workload(Engine& engine, const std::string& dir, const Shape& shape, uint64
                  phase, kvstore::bench::PeakRssBytes().value_or(0) / 1048576.0,
                  kvstore::bench::RssAnonBytes().value_or(0) / 1048576.0,
                  kvstore::bench::RssFileBytes().value_or(0) / 1048576.0, files / 1048576.0);
+    if (const std::string layout = engine.Layout(); !layout.empty()) {
+      std::fprintf(stderr, "             %s\n", layout.c_str());
+    }
   };
   kvstore::datagen::Spec spec;
   spec.count = shape.keys;
