@@ -125,7 +125,6 @@ class BlockCache {
     std::vector<Entry> entries;
     std::vector<uint32_t> free_entries;
     std::vector<Slot> slots;  // A power of two in size, or empty.
-    size_t live = 0;
     uint32_t lru_head = kNone;  // Most recently used.
     uint32_t lru_tail = kNone;
     size_t usage = 0;
@@ -151,7 +150,7 @@ class BlockCache {
     }
 
     void Add(const Key& key, uint64_t hash, Handle block, size_t charge) {
-      if (2 * (live + 1) > slots.size()) Grow();
+      if (2 * (Live() + 1) > slots.size()) Grow();
       uint32_t e;
       if (free_entries.empty()) {
         e = static_cast<uint32_t>(entries.size());
@@ -167,7 +166,6 @@ class BlockCache {
       entry.tag = static_cast<uint32_t>(hash >> 32);
       PlaceInIndex(e);
       LinkAtFront(e);
-      ++live;
       usage += charge;
     }
 
@@ -190,7 +188,6 @@ class BlockCache {
       Unlink(e);
       usage -= entry.charge;
       entry.block.reset();  // Readers may still hold it.
-      --live;
       free_entries.push_back(e);
     }
 
@@ -201,6 +198,8 @@ class BlockCache {
     }
 
    private:
+    size_t Live() const { return entries.size() - free_entries.size(); }
+
     void PlaceInIndex(uint32_t e) {
       size_t i = entries[e].tag & Mask();
       while (slots[i].entry != kNone) i = (i + 1) & Mask();
