@@ -38,8 +38,7 @@ class LogWriter {
     char header[kWalHeaderBytes];
     EncodeFixed32(header, static_cast<uint32_t>(payload.size()));
     EncodeFixed64(header + 4, Checksum(payload, payload.size()));
-    absl::Status s = file_->Append(absl::string_view(header, sizeof(header)));
-    if (s.ok()) s = file_->Append(payload);
+    absl::Status s = file_->AppendPair(absl::string_view(header, sizeof(header)), payload);
     if (s.ok()) s = sync ? file_->Sync() : file_->Flush();
     return s;
   }
