@@ -182,9 +182,9 @@ class DatabaseShared {
  public:
   virtual ~DatabaseShared() = default;
 
-  virtual absl::Status EngineWrite(BatchRep* batch, const WriteOptions& options) = 0;
+  virtual absl::Status EngineWrite(const BatchRep* batch, const WriteOptions& options) = 0;
   // Engine::WriteOrdered.
-  virtual absl::Status EngineWriteOrdered(BatchRep* batch, const WriteOptions& options,
+  virtual absl::Status EngineWriteOrdered(const BatchRep* batch, const WriteOptions& options,
                                           absl::FunctionRef<void()> on_queued,
                                           uint64_t* sequence) = 0;
   virtual absl::Status EngineGet(absl::string_view key, const ReadOptions& options,
@@ -212,7 +212,7 @@ class DatabaseShared {
   }
 
   // A write that is not a transaction's commit: Table::Set/Delete, Database::Write.
-  absl::Status WritePlain(BatchRep* batch, const WriteOptions& options,
+  absl::Status WritePlain(const BatchRep* batch, const WriteOptions& options,
                           const std::vector<const TableState*>& tables) {
     std::shared_lock<std::shared_mutex> lock = SharedCommitLock();
     for (const TableState* table : tables) KV_RETURN_IF_ERROR(CheckTable(*table));
@@ -655,10 +655,10 @@ class DatabaseSharedImpl final : public DatabaseShared {
   explicit DatabaseSharedImpl(std::unique_ptr<Engine<Filter>> engine) : engine_(std::move(engine)) {}
   ~DatabaseSharedImpl() override { engine_->Close().IgnoreError(); }
 
-  absl::Status EngineWrite(BatchRep* batch, const WriteOptions& options) override {
+  absl::Status EngineWrite(const BatchRep* batch, const WriteOptions& options) override {
     return engine_->Write(batch, options);
   }
-  absl::Status EngineWriteOrdered(BatchRep* batch, const WriteOptions& options,
+  absl::Status EngineWriteOrdered(const BatchRep* batch, const WriteOptions& options,
                                   absl::FunctionRef<void()> on_queued,
                                   uint64_t* sequence) override {
     return engine_->WriteOrdered(batch, options, on_queued, sequence);
@@ -1298,8 +1298,7 @@ class Database {
     KV_RETURN_IF_ERROR(internal::CheckBatchBytes(batch.rep_.ApproximateBytes()));
     std::vector<const internal::TableState*> tables;
     for (const auto& t : batch.tables_) tables.push_back(t.get());
-    internal::BatchRep rep = batch.rep_;
-    return shared_->WritePlain(&rep, options, tables);
+    return shared_->WritePlain(&batch.rep_, options, tables);
   }
 
   // One point in time for every table: pass it as ReadOptions::snapshot to any table's reads.

@@ -245,8 +245,7 @@ class KVStore {
   absl::Status Write(const WriteBatch& batch, const WriteOptions& options = {}) {
     KV_RETURN_IF_ERROR(batch.status_);
     KV_RETURN_IF_ERROR(internal::CheckBatchBytes(batch.rep_.ApproximateBytes()));
-    internal::BatchRep rep = batch.rep_;
-    return engine_->Write(&rep, options);
+    return engine_->Write(&batch.rep_, options);
   }
 
   Snapshot GetSnapshot() const { return engine_->GetSnapshot(); }

@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -223,6 +224,51 @@ TEST(MemTableTest, FreedArenaBlocksServeTheNextMemTable) {
 // The hash index is sized once from the capacity: many more keys than buckets still find
 // themselves (longer chains), and a MemTable of the default 8 MiB takes its buckets in whole
 // arena blocks.
+// A batch's operations through a BatchInserter end as they would one Add after another: in
+// order, also for a key repeated within the inserter's look-ahead, and every new key once in the
+// sorted view after Finish.
+TEST(MemTableTest, BatchInserterMatchesAddOneAtATime) {
+  std::mt19937_64 rng(21);
+  MemTable batched(64 << 10), single(64 << 10);
+  batched.Add(1, EntryKind::kValue, "old", "1");
+  single.Add(1, EntryKind::kValue, "old", "1");
+  std::vector<std::tuple<uint64_t, EntryKind, std::string, std::string>> ops;
+  for (uint64_t seq = 2; seq < 3000; ++seq) {
+    // Few distinct keys, so that repeats fall inside and outside the look-ahead.
+    const std::string key = rng() % 4 == 0 ? "old" : absl::StrCat("k", rng() % 700);
+    const EntryKind kind = rng() % 5 == 0 ? EntryKind::kDeletion : EntryKind::kValue;
+    ops.emplace_back(seq, kind, key, kind == EntryKind::kValue ? absl::StrCat("v", seq) : "");
+  }
+  {
+    MemTable::BatchInserter inserter(&batched);
+    for (const auto& [seq, kind, key, value] : ops) inserter.Add(seq, kind, key, value);
+    // Before Finish, some operations may still be queued; the destructor finishes too.
+  }
+  for (const auto& [seq, kind, key, value] : ops) single.Add(seq, kind, key, value);
+  EXPECT_EQ(batched.num_versions(), single.num_versions());
+  EXPECT_EQ(batched.num_deletions(), single.num_deletions());
+  const std::vector<std::string> keys = Keys(*single.Sorted());
+  EXPECT_EQ(Keys(*batched.Sorted()), keys);
+  for (const std::string& key : keys) {
+    for (uint64_t at : {uint64_t{1}, uint64_t{500}, uint64_t{1500}, kMaxSequence}) {
+      EXPECT_EQ(Visible(batched, key, at), Visible(single, key, at)) << key << " at " << at;
+    }
+  }
+
+  // Three operations, fewer than the look-ahead, and Finish called twice.
+  MemTable small;
+  MemTable::BatchInserter inserter(&small);
+  inserter.Add(1, EntryKind::kValue, "b", "1");
+  inserter.Add(2, EntryKind::kValue, "a", "2");
+  inserter.Add(3, EntryKind::kDeletion, "b", "");
+  inserter.Finish();
+  inserter.Finish();
+  EXPECT_EQ(Keys(*small.Sorted()), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(Visible(small, "b", 2), "1");
+  EXPECT_EQ(Visible(small, "b", 3), "<deleted>");
+  EXPECT_EQ(small.num_versions(), 3u);
+}
+
 TEST(MemTableTest, HashIndexOfFixedSizeHoldsAnyNumberOfKeys) {
   MemTable small(4096);  // 64 buckets.
   for (int i = 0; i < 5000; ++i) small.Add(i + 1, EntryKind::kValue, absl::StrCat("k", i), "v");

@@ -20,6 +20,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -902,6 +903,45 @@ TEST(StoreTest, WriteBatchIsAtomic) {
   store = ValueOrDie(Store::Open(dir));
   check(*store);
   KV_ASSERT_OK(store->Flush());
+  check(*store);
+}
+
+// Write takes the batch by const reference and does not copy it: threads may write one batch
+// at once (grouped into one WAL record or not), each write getting sequence numbers of its own,
+// and the batch is left as it was, to be written again.
+TEST(StoreTest, OneConstBatchWrittenByManyThreadsAtOnce) {
+  const std::string dir = NewTempDir();
+  using Store = KVStore<std::string, std::string>;
+  auto store = ValueOrDie(Store::Open(dir));
+  Store::WriteBatch batch;
+  for (int i = 0; i < 2000; ++i) batch.Set(absl::StrCat("k", i), std::string(i % 300, 'v'));
+  batch.Delete("k0");
+  const Store::WriteBatch& shared = batch;
+  const uint64_t before = Property(*store, "kvstore.last-sequence");
+  constexpr int kThreads = 4, kWritesEach = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int w = 0; w < kWritesEach; ++w) {
+        if (!store->Write(shared, WriteOptions{.sync = (w + t) % 10 == 0}).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Property(*store, "kvstore.last-sequence"), before + kThreads * kWritesEach * 2001);
+  EXPECT_EQ(batch.size(), 2001u);
+  auto check = [](const Store& st) {
+    EXPECT_EQ(st.Get("k0").status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(ValueOrDie(st.Get("k1")), std::string(1, 'v'));
+    EXPECT_EQ(ValueOrDie(st.Get("k1999")), std::string(1999 % 300, 'v'));
+  };
+  check(*store);
+  KV_ASSERT_OK(store->Close());
+  store = ValueOrDie(Store::Open(dir));  // From the WAL records alone.
+  check(*store);
+  KV_ASSERT_OK(store->Write(batch));
   check(*store);
 }
 

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "kvstore/env.h"
 #include "kvstore/internal/batch.h"
+#include "kvstore/internal/byte_buffer.h"
 #include "kvstore/internal/coding.h"
 #include "kvstore/internal/format.h"
 #include "kvstore/internal/hash.h"
@@ -570,6 +571,126 @@ TEST(BatchRepTest, ThroughLog) {
   KV_ASSERT_OK(Collect(payload, &ops));
   EXPECT_EQ(ops, (std::vector<Op>{{100, EntryKind::kValue, "x", "1"},
                                   {101, EntryKind::kDeletion, "y", ""}}));
+}
+
+// The engine writes a batch it must not change (a caller's const batch, maybe written by another
+// thread at once) as the header it encodes beside it, then the body, and the WAL checksums the two
+// pieces as one: the record must be byte for byte the one SetSequence and payload() make.
+TEST(BatchRepTest, HeaderBesideTheBodyMakesThePayload) {
+  BatchRep batch;
+  batch.Put("a", "1");
+  batch.Delete("b");
+  batch.Put("c", std::string(300, 'v'));
+  char header[BatchRep::kHeaderBytes];
+  batch.EncodeHeader(77, header);
+  const std::string pieces = std::string(header, sizeof(header)) + std::string(batch.body());
+  BatchRep copy = batch;
+  copy.SetSequence(77);
+  EXPECT_EQ(pieces, copy.payload());
+
+  std::vector<Op> walked;
+  KV_ASSERT_OK(batch.ForEachEncodedHere(77, [&](uint64_t seq, EntryKind kind, absl::string_view k,
+                                                absl::string_view v) {
+    walked.emplace_back(seq, kind, std::string(k), std::string(v));
+  }));
+  std::vector<Op> expected;
+  KV_ASSERT_OK(Collect(copy.payload(), &expected));
+  EXPECT_EQ(walked, expected);
+}
+
+TEST(ChecksumTest, TwoPiecesChecksumAsOne) {
+  std::mt19937_64 rng(11);
+  const std::string bytes = RandomBytes(rng, 70000);
+  for (size_t size : {0, 1, 12, 255, 256, 257, 4096, 70000}) {
+    const absl::string_view whole = absl::string_view(bytes).substr(0, size);
+    for (size_t cut : {size_t{0}, size_t{1}, size_t{12}, size / 2, size}) {
+      if (cut > size) continue;
+      EXPECT_EQ(Checksum(whole.substr(0, cut), whole.substr(cut), size), Checksum(whole, size))
+          << size << " cut at " << cut;
+    }
+  }
+}
+
+TEST(LogWriterTest, RecordFromTwoPiecesIsTheRecordOfTheirConcatenation) {
+  std::mt19937_64 rng(12);
+  std::string two, one;
+  LogWriter from_pieces(std::make_unique<StringSink>(&two));
+  LogWriter whole(std::make_unique<StringSink>(&one));
+  for (size_t size : {size_t{1}, size_t{12}, size_t{300}, size_t{40000}, size_t{200000}}) {
+    const std::string payload = RandomBytes(rng, size);
+    const size_t head = std::min<size_t>(size, BatchRep::kHeaderBytes);
+    KV_ASSERT_OK(from_pieces.AddRecord(absl::string_view(payload).substr(0, head),
+                                       absl::string_view(payload).substr(head), false));
+    KV_ASSERT_OK(whole.AddRecord(payload, false));
+  }
+  KV_ASSERT_OK(from_pieces.Close());
+  KV_ASSERT_OK(whole.Close());
+  EXPECT_EQ(two, one);
+  EXPECT_EQ(ReadAll(two).payloads.size(), 5u);
+  // A head longer than the writer takes in front is refused, and nothing is written.
+  std::string refused;
+  LogWriter writer(std::make_unique<StringSink>(&refused));
+  EXPECT_EQ(writer.AddRecord(std::string(LogWriter::kMaxHeadBytes + 1, 'h'), "rest", false).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(writer.AddRecord("", "", false).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(refused.empty());
+}
+
+TEST(ByteBufferTest, GrowsPastTheMappedSizeKeepingItsBytes) {
+  ByteBuffer buffer;
+  std::string expected;
+  std::mt19937_64 rng(13);
+  while (expected.size() < 3 * ByteBuffer::kLargeBytes) {
+    const std::string piece = RandomBytes(rng, 1 + rng() % 5000);
+    buffer.append(piece.data(), piece.size());
+    buffer.push_back('|');
+    expected += piece;
+    expected += '|';
+    ASSERT_EQ(buffer.size(), expected.size());
+  }
+  EXPECT_GE(buffer.capacity(), ByteBuffer::kLargeBytes);
+  EXPECT_EQ(buffer.view(), expected);
+
+  ByteBuffer copy = buffer;
+  EXPECT_EQ(copy.view(), expected);
+  ByteBuffer moved = std::move(copy);
+  EXPECT_EQ(moved.view(), expected);
+  copy = moved;  // Assigning to a moved-from buffer works.
+  EXPECT_EQ(copy.view(), expected);
+
+  // Cleared, it keeps its memory for the next batch.
+  const size_t capacity = buffer.capacity();
+  buffer.clear();
+  EXPECT_TRUE(buffer.empty());
+  EXPECT_EQ(buffer.capacity(), capacity);
+  buffer.assign(5, 'z');
+  EXPECT_EQ(buffer.view(), "zzzzz");
+  EXPECT_EQ(buffer.capacity(), capacity);
+}
+
+TEST(ByteBufferTest, AppendingItsOwnBytesSurvivesGrowth) {
+  ByteBuffer buffer;
+  buffer.append("abc", 3);
+  std::string expected = "abc";
+  // Each append reads bytes the growth it causes moves (past the mapped size, mremap moves too).
+  while (expected.size() < 2 * ByteBuffer::kLargeBytes) {
+    buffer.append(buffer.data(), buffer.size());
+    expected += expected;
+    ASSERT_EQ(buffer.view(), expected);
+  }
+  buffer.append(buffer.data() + 1, 2);
+  expected += "bc";
+  EXPECT_EQ(buffer.view(), expected);
+}
+
+TEST(BatchRepTest, AppendingItselfDoublesIt) {
+  BatchRep batch;
+  batch.Put("k", "v");
+  batch.Append(batch);
+  batch.SetSequence(1);
+  std::vector<Op> ops;
+  KV_ASSERT_OK(Collect(batch.payload(), &ops));
+  EXPECT_EQ(ops, (std::vector<Op>{{1, EntryKind::kValue, "k", "v"}, {2, EntryKind::kValue, "k", "v"}}));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "kvstore/internal/byte_buffer.h"
 #include "kvstore/internal/coding.h"
 #include "kvstore/internal/format.h"
 #include "kvstore/status.h"
@@ -44,15 +45,25 @@ class BatchRep {
 
   // Appends every operation of `other`, keeping their order.
   void Append(const BatchRep& other) {
-    rep_.append(other.rep_, kHeaderBytes, std::string::npos);
+    rep_.append(other.rep_.view().substr(kHeaderBytes));
     SetCount(count_ + other.count_);
   }
 
   void SetSequence(uint64_t sequence) { EncodeFixed64(rep_.data(), sequence); }
 
+  // The header the batch would carry with `sequence` as its first sequence number: what a
+  // writer that must not change the batch (another thread may be writing it too) writes in front
+  // of body() to make the same payload as SetSequence(sequence) then payload().
+  void EncodeHeader(uint64_t sequence, char header[kHeaderBytes]) const {
+    EncodeFixed64(header, sequence);
+    EncodeFixed32(header + 8, count_);
+  }
+  // The operations, without the header.
+  absl::string_view body() const { return rep_.view().substr(kHeaderBytes); }
+
   uint32_t count() const { return count_; }
   bool empty() const { return count_ == 0; }
-  absl::string_view payload() const { return rep_; }
+  absl::string_view payload() const { return rep_.view(); }
   size_t ApproximateBytes() const { return rep_.size(); }
 
   // Calls handler(sequence, kind, key, value) for each operation of an encoded payload, after
@@ -68,7 +79,12 @@ class BatchRep {
   // ForEach for a batch this process just encoded (it parses by construction): one pass.
   template <typename Handler>
   absl::Status ForEachEncodedHere(Handler&& handler) const {
-    return Walk(rep_, handler);
+    return Walk(rep_.view(), handler);
+  }
+  // The same with `first_sequence` as the first operation's sequence number (see EncodeHeader).
+  template <typename Handler>
+  absl::Status ForEachEncodedHere(uint64_t first_sequence, Handler&& handler) const {
+    return WalkBody(first_sequence, count_, body(), handler);
   }
 
  private:
@@ -84,6 +100,12 @@ class BatchRep {
     if (!GetFixed64(&payload, &sequence) || !GetFixed32(&payload, &count)) {
       return absl::DataLossError("batch shorter than its header");
     }
+    return WalkBody(sequence, count, payload, handler);
+  }
+
+  template <typename Handler>
+  static absl::Status WalkBody(uint64_t sequence, uint32_t count, absl::string_view payload,
+                               Handler&& handler) {
     for (uint32_t i = 0; i < count; ++i) {
       if (payload.empty()) return absl::DataLossError(absl::StrCat("batch ends after ", i, " of ", count, " operations"));
       const uint8_t kind = static_cast<uint8_t>(payload.front());
@@ -100,7 +122,7 @@ class BatchRep {
     return absl::OkStatus();
   }
 
-  std::string rep_;
+  ByteBuffer rep_;
   uint32_t count_ = 0;
 };
 

@@ -51,7 +51,9 @@ inline void EncodeFixed64(char* p, uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
 }
 
-inline void PutVarint64(std::string* out, uint64_t v) {
+// Bytes: std::string or ByteBuffer (anything with append(const char*, size_t)).
+template <typename Bytes>
+inline void PutVarint64(Bytes* out, uint64_t v) {
   char buf[10];
   int n = 0;
   while (v >= 0x80) {
@@ -62,7 +64,8 @@ inline void PutVarint64(std::string* out, uint64_t v) {
   out->append(buf, n);
 }
 
-inline void PutLengthPrefixed(std::string* out, absl::string_view bytes) {
+template <typename Bytes>
+inline void PutLengthPrefixed(Bytes* out, absl::string_view bytes) {
   PutVarint64(out, bytes.size());
   out->append(bytes.data(), bytes.size());
 }

@@ -128,12 +128,12 @@ class Engine {
   // Group commit: writers queue up; the one at the front leads, appends its batch together with
   // those queued behind it as one WAL record (one write(), one fdatasync for all synced ones),
   // applies them to the MemTable, and wakes the others with the shared outcome.
-  absl::Status Write(BatchRep* batch, const WriteOptions& options) {
+  absl::Status Write(const BatchRep* batch, const WriteOptions& options) {
     if (batch->empty()) return absl::OkStatus();
     KV_RETURN_IF_ERROR(CheckBatchBytes(batch->ApproximateBytes()));
     WriteQueue::Writer w(batch, options.sync);
     WriteQueue::Writer* last = &w;
-    BatchRep* group = write_queue_.Lead(&w, &last);
+    const BatchRep* group = write_queue_.Lead(&w, &last);
     if (group == nullptr) return w.status;  // Written by another leader.
     return LeadGroup(&w, last, group);
   }
@@ -145,7 +145,7 @@ class Engine {
   // and before any other write's that became visible later. Not called when the batch is refused
   // before it is queued (empty or too big).
   template <typename OnQueued>
-  absl::Status WriteOrdered(BatchRep* batch, const WriteOptions& options, OnQueued&& on_queued,
+  absl::Status WriteOrdered(const BatchRep* batch, const WriteOptions& options, OnQueued&& on_queued,
                             uint64_t* sequence) {
     if (batch->empty()) return absl::OkStatus();
     KV_RETURN_IF_ERROR(CheckBatchBytes(batch->ApproximateBytes()));
@@ -153,7 +153,7 @@ class Engine {
     WriteQueue::Writer* last = &w;
     write_queue_.Enqueue(&w);
     on_queued();
-    BatchRep* group = write_queue_.WaitToLead(&w, &last);
+    const BatchRep* group = write_queue_.WaitToLead(&w, &last);
     absl::Status s = group == nullptr ? w.status : LeadGroup(&w, last, group);
     *sequence = w.sequence;
     return s;
@@ -851,7 +851,8 @@ class Engine {
 
   // Called by the leader: one WAL record for the group, then the MemTable.
   // The leader's part of a write: writes the group it leads and hands every writer the outcome.
-  absl::Status LeadGroup(WriteQueue::Writer* leader, WriteQueue::Writer* last, BatchRep* group) {
+  absl::Status LeadGroup(WriteQueue::Writer* leader, WriteQueue::Writer* last,
+                        const BatchRep* group) {
     absl::Status s = WritableState();
     if (s.ok()) s = MakeRoomForWrite(group->ApproximateBytes());
     if (s.ok()) s = AppendAndApply(group, leader->sync);
@@ -860,12 +861,16 @@ class Engine {
     return s;
   }
 
-  absl::Status AppendAndApply(BatchRep* group, bool sync) {
+  // The batch is only read: a caller's const batch is written as it stands, with the header
+  // (sequence numbers) encoded beside it, not copied to be changed.
+  absl::Status AppendAndApply(const BatchRep* group, bool sync) {
     const uint64_t first = last_sequence_.load(std::memory_order_relaxed) + 1;
-    group->SetSequence(first);
+    char header[BatchRep::kHeaderBytes];
+    group->EncodeHeader(first, header);
     // Already sticky on failure, with a message of its own.
     if (sync) KV_RETURN_IF_ERROR(SyncBeforeSyncedWrite());
-    absl::Status s = log_->AddRecord(group->payload(), sync);
+    absl::Status s =
+        log_->AddRecord(absl::string_view(header, sizeof(header)), group->body(), sync);
     if (!s.ok()) {
       // The log may now end in a partial record; appending after it would turn a torn tail into
       // mid-log damage. And after a failed sync the kernel may have dropped the data while a
@@ -874,11 +879,13 @@ class Engine {
           s.code(), absl::StrCat("WAL write failed; the store refuses writes until reopened: ",
                                  s.message())));
     }
-    MemTable* mem = mem_.get();
-    s = group->ForEachEncodedHere([mem](uint64_t seq, EntryKind kind, absl::string_view k,
-                                        absl::string_view v) { mem->Add(seq, kind, k, v); });
+    MemTable::BatchInserter inserter(mem_.get());
+    s = group->ForEachEncodedHere(
+        first, [&inserter](uint64_t seq, EntryKind kind, absl::string_view k,
+                           absl::string_view v) { inserter.Add(seq, kind, k, v); });
+    inserter.Finish();
     if (!s.ok()) return SetFatal(s);
-    AddByOneWriter(stats_.user_bytes_written, group->payload().size());
+    AddByOneWriter(stats_.user_bytes_written, group->ApproximateBytes());
     AddByOneWriter(stats_.wal_records, 1);
     last_sequence_.store(first + group->count() - 1, std::memory_order_release);
     return absl::OkStatus();

@@ -225,41 +225,65 @@ class MemTable {
   MemTable& operator=(const MemTable&) = delete;
 
   void Add(uint64_t sequence, EntryKind kind, absl::string_view key, absl::string_view value) {
-    char* mem = arena_.Allocate(sizeof(Version) + value.size());
-    Version* version = new (mem) Version{nullptr, PackTag(sequence, kind),
-                                         static_cast<uint32_t>(value.size())};
-    if (!value.empty()) std::memcpy(mem + sizeof(Version), value.data(), value.size());
-
-    // Only this (single) writer changes the index; readers follow it without a lock.
     const uint64_t hash = HashKey(key);
-    KeyEntry*& bucket = Bucket(hash);
-    KeyEntry* entry = FindEntry(bucket, hash, key);
-    if (entry != nullptr) {
-      version->older = entry->newest_.load(std::memory_order_relaxed);
-      entry->newest_.store(version, std::memory_order_release);
-    } else {
-      char* key_mem = arena_.Allocate(sizeof(KeyEntry) + key.size());
-      entry = new (key_mem) KeyEntry;
-      entry->key_size_ = static_cast<uint32_t>(key.size());
-      entry->hash_high_ = static_cast<uint32_t>(hash >> 32);
-      if (!key.empty()) std::memcpy(key_mem + sizeof(KeyEntry), key.data(), key.size());
-      entry->newest_.store(version, std::memory_order_relaxed);
-      entry->next_ = std::atomic_ref<KeyEntry*>(bucket).load(std::memory_order_relaxed);
-      // Publishes the entry, its key and its first version to readers that load the bucket.
-      std::atomic_ref<KeyEntry*>(bucket).store(entry, std::memory_order_release);
+    if (KeyEntry* entry = Insert(sequence, kind, key, value, hash)) {
       std::lock_guard<std::mutex> lock(view_mu_);
-      unsorted_.push_back(entry);
-      view_bytes_.store(unsorted_.capacity() * sizeof(void*) +
-                            (sorted_ != nullptr ? sorted_->capacity() * sizeof(void*) : 0),
-                        std::memory_order_relaxed);
-    }
-    // One writer: a plain store, not a locked read-modify-write.
-    num_versions_.store(num_versions_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (kind == EntryKind::kDeletion) {
-      num_deletions_.store(num_deletions_.load(std::memory_order_relaxed) + 1,
-                           std::memory_order_relaxed);
+      AddToViewLocked(entry);
     }
   }
+
+  // Add for the operations of a batch, in order. A key's bucket is asked for kLookahead
+  // operations before it is needed, so that a large batch of keys new to the MemTable waits for
+  // several cache misses at once rather than one after another; and the keys new to the MemTable
+  // join the sorted view under one lock, at Finish, rather than one lock each. Readers need them
+  // there only once the batch's sequence numbers are published, after Finish.
+  class BatchInserter {
+   public:
+    explicit BatchInserter(MemTable* mem) : mem_(mem) { fresh_.clear(); }
+    BatchInserter(const BatchInserter&) = delete;
+    BatchInserter& operator=(const BatchInserter&) = delete;
+    ~BatchInserter() { Finish(); }
+
+    void Add(uint64_t sequence, EntryKind kind, absl::string_view key, absl::string_view value) {
+      Pending& slot = ring_[queued_ % kLookahead];
+      if (queued_ >= kLookahead) InsertPending(slot);
+      slot = Pending{sequence, kind, key, value, HashKey(key)};
+      __builtin_prefetch(&mem_->Bucket(slot.hash), 1);
+      ++queued_;
+    }
+
+    // Adds what is still queued; called by the destructor if not before.
+    void Finish() {
+      for (size_t i = queued_ > kLookahead ? queued_ - kLookahead : 0; i < queued_; ++i) {
+        InsertPending(ring_[i % kLookahead]);
+      }
+      queued_ = 0;
+      if (fresh_.empty()) return;
+      std::lock_guard<std::mutex> lock(mem_->view_mu_);
+      for (KeyEntry* entry : fresh_) mem_->AddToViewLocked(entry);
+      fresh_.clear();
+    }
+
+   private:
+    static constexpr size_t kLookahead = 8;
+    struct Pending {
+      uint64_t sequence;
+      EntryKind kind;
+      absl::string_view key, value;
+      uint64_t hash;
+    };
+    void InsertPending(const Pending& p) {
+      if (KeyEntry* entry = mem_->Insert(p.sequence, p.kind, p.key, p.value, p.hash)) {
+        fresh_.push_back(entry);
+      }
+    }
+
+    MemTable* mem_;
+    Pending ring_[kLookahead];
+    size_t queued_ = 0;
+    // Per thread, kept between batches: only the write leader inserts.
+    static inline thread_local std::vector<KeyEntry*> fresh_;
+  };
 
   // The newest version of `key` at or below `sequence`, or nullptr if the MemTable has none.
   const Version* Find(absl::string_view key, uint64_t sequence) const {
@@ -308,6 +332,51 @@ class MemTable {
   static constexpr size_t kMinBuckets = 64;
   static constexpr size_t kMaxBuckets = size_t{1} << 22;
   static constexpr size_t kBucketsPerChunk = ArenaBlockCache::kBlockBytes / sizeof(KeyEntry*);
+
+  // Adds a version; returns its key's entry if the key is new to the MemTable (it is then in the
+  // hash index, and the caller adds it to the sorted view), else nullptr.
+  KeyEntry* Insert(uint64_t sequence, EntryKind kind, absl::string_view key,
+                   absl::string_view value, uint64_t hash) {
+    char* mem = arena_.Allocate(sizeof(Version) + value.size());
+    Version* version = new (mem) Version{nullptr, PackTag(sequence, kind),
+                                         static_cast<uint32_t>(value.size())};
+    if (!value.empty()) std::memcpy(mem + sizeof(Version), value.data(), value.size());
+    CountVersion(kind);
+    // Only this (single) writer changes the index; readers follow it without a lock.
+    KeyEntry*& bucket = Bucket(hash);
+    KeyEntry* entry = FindEntry(bucket, hash, key);
+    if (entry != nullptr) {
+      version->older = entry->newest_.load(std::memory_order_relaxed);
+      entry->newest_.store(version, std::memory_order_release);
+      return nullptr;
+    }
+    char* key_mem = arena_.Allocate(sizeof(KeyEntry) + key.size());
+    entry = new (key_mem) KeyEntry;
+    entry->key_size_ = static_cast<uint32_t>(key.size());
+    entry->hash_high_ = static_cast<uint32_t>(hash >> 32);
+    if (!key.empty()) std::memcpy(key_mem + sizeof(KeyEntry), key.data(), key.size());
+    entry->newest_.store(version, std::memory_order_relaxed);
+    entry->next_ = std::atomic_ref<KeyEntry*>(bucket).load(std::memory_order_relaxed);
+    // Publishes the entry, its key and its first version to readers that load the bucket.
+    std::atomic_ref<KeyEntry*>(bucket).store(entry, std::memory_order_release);
+    return entry;
+  }
+
+  void CountVersion(EntryKind kind) {
+    // One writer: a plain store, not a locked read-modify-write.
+    num_versions_.store(num_versions_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (kind == EntryKind::kDeletion) {
+      num_deletions_.store(num_deletions_.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+    }
+  }
+
+  void AddToViewLocked(const KeyEntry* entry) {
+    unsorted_.push_back(entry);
+    view_bytes_.store(unsorted_.capacity() * sizeof(void*) +
+                          (sorted_ != nullptr ? sorted_->capacity() * sizeof(void*) : 0),
+                      std::memory_order_relaxed);
+  }
 
   KeyEntry*& Bucket(uint64_t hash) const {
     const size_t i = hash & bucket_mask_;

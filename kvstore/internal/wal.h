@@ -7,6 +7,7 @@
 #define KVSTORE_INTERNAL_WAL_H_
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,16 +30,26 @@ class LogWriter {
 
   // Appends one record and hands it to the OS; with `sync`, also waits until it is durable.
   absl::Status AddRecord(absl::string_view payload, bool sync) {
+    return AddRecord(absl::string_view(), payload, sync);
+  }
+
+  // One record whose payload is `head` (at most kMaxHeadBytes) followed by `rest`, written from
+  // the two pieces: a large batch goes to the file without being copied once more.
+  static constexpr size_t kMaxHeadBytes = 32;
+  absl::Status AddRecord(absl::string_view head, absl::string_view rest, bool sync) {
+    const size_t size = head.size() + rest.size();
     // The reader takes a zero length for damage (power-loss zeros), and the length field has 32
     // bits: either record would make every record after it unrecoverable.
-    if (payload.empty() || payload.size() > UINT32_MAX) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("WAL record payload of ", payload.size(), " bytes (must be 1..2^32-1)"));
+    if (size == 0 || size > UINT32_MAX || head.size() > kMaxHeadBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("WAL record payload of ", size, " bytes (",
+                                                     head.size(), " in front; must be 1..2^32-1)"));
     }
-    char header[kWalHeaderBytes];
-    EncodeFixed32(header, static_cast<uint32_t>(payload.size()));
-    EncodeFixed64(header + 4, Checksum(payload, payload.size()));
-    absl::Status s = file_->AppendPair(absl::string_view(header, sizeof(header)), payload);
+    char header[kWalHeaderBytes + kMaxHeadBytes];
+    EncodeFixed32(header, static_cast<uint32_t>(size));
+    EncodeFixed64(header + 4, Checksum(head, rest, size));
+    if (!head.empty()) std::memcpy(header + kWalHeaderBytes, head.data(), head.size());
+    absl::Status s =
+        file_->AppendPair(absl::string_view(header, kWalHeaderBytes + head.size()), rest);
     if (s.ok()) s = sync ? file_->Sync() : file_->Flush();
     return s;
   }

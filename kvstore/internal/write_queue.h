@@ -19,8 +19,8 @@ namespace kvstore::internal {
 class WriteQueue {
  public:
   struct Writer {
-    Writer(BatchRep* b, bool s) : batch(b), sync(s) {}
-    BatchRep* batch;  // nullptr: an exclusive operation (flush, close), never grouped.
+    Writer(const BatchRep* b, bool s) : batch(b), sync(s) {}
+    const BatchRep* batch;  // nullptr: an exclusive operation (flush, close), never grouped.
     bool sync;
     bool done = false;
     absl::Status status;
@@ -31,7 +31,7 @@ class WriteQueue {
   // Queues `w` and waits until it leads, or until a leader has written it (then nullptr, and
   // w->status is the outcome). A leader gets the batch to write for itself and the writers behind
   // it up to `*last`, and must call Finish.
-  BatchRep* Lead(Writer* w, Writer** last) {
+  const BatchRep* Lead(Writer* w, Writer** last) {
     std::unique_lock<std::mutex> lock(mu_);
     writers_.push_back(w);
     return WaitToLeadLocked(lock, w, last);
@@ -44,7 +44,7 @@ class WriteQueue {
     std::lock_guard<std::mutex> lock(mu_);
     writers_.push_back(w);
   }
-  BatchRep* WaitToLead(Writer* w, Writer** last) {
+  const BatchRep* WaitToLead(Writer* w, Writer** last) {
     std::unique_lock<std::mutex> lock(mu_);
     return WaitToLeadLocked(lock, w, last);
   }
@@ -87,7 +87,7 @@ class WriteQueue {
   }
 
  private:
-  BatchRep* WaitToLeadLocked(std::unique_lock<std::mutex>& lock, Writer* w, Writer** last) {
+  const BatchRep* WaitToLeadLocked(std::unique_lock<std::mutex>& lock, Writer* w, Writer** last) {
     while (!w->done && w != writers_.front()) w->cv.wait(lock);
     if (w->done) return nullptr;
     *last = w;
@@ -97,12 +97,12 @@ class WriteQueue {
   // With mu_ held: the leader's batch and those of the writers queued behind it, up to a size
   // bound so one writer's latency stays bounded. A non-synced leader does not take synced writers
   // (they would be acknowledged without a sync).
-  BatchRep* BuildGroup(Writer** last) {
+  const BatchRep* BuildGroup(Writer** last) {
     Writer* leader = writers_.front();
     const size_t first_bytes = leader->batch->ApproximateBytes();
     const size_t max_bytes = first_bytes <= (128 << 10) ? first_bytes + (128 << 10) : (1 << 20);
     size_t bytes = first_bytes;
-    BatchRep* group = leader->batch;
+    const BatchRep* group = leader->batch;
     for (auto it = writers_.begin() + 1; it != writers_.end(); ++it) {
       Writer* w = *it;
       if (w->batch == nullptr || (w->sync && !leader->sync)) break;
@@ -112,7 +112,7 @@ class WriteQueue {
         group_batch_ = *leader->batch;
         group = &group_batch_;
       }
-      group->Append(*w->batch);
+      group_batch_.Append(*w->batch);
       *last = w;
     }
     return group;
