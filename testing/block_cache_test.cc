@@ -128,5 +128,33 @@ TEST(BlockCacheTest, EvictsTheLeastRecentlyUsed) {
   EXPECT_GE(cache.usage(), 16 * 2 * kCharge);  // Shards fill, spread by the hash.
 }
 
+
+// Part lookups stop, but for a sample, while they rarely hit, and resume once the sampled ones
+// hit often again.
+TEST(BlockCacheTest, PartLookupsPauseWhileTheyRarelyHitAndResumeWhenTheyDo) {
+  BlockCache cache(1 << 20);
+  for (int i = 0; i < 255; ++i) {
+    ASSERT_TRUE(cache.PartLookupWorthMaking()) << i;  // Too few counted to judge.
+    cache.CountPartLookup(false);
+  }
+  cache.CountPartLookup(false);
+  int made = 0;
+  for (int i = 0; i < 160; ++i) made += cache.PartLookupWorthMaking() ? 1 : 0;
+  EXPECT_EQ(made, 10);  // Every 16th.
+  // The sampled lookups start to hit: once 1 in 8 counted does, every lookup is made again.
+  for (int i = 0; i < 36; ++i) cache.CountPartLookup(true);  // 36 hits of 292: under 1 in 8.
+  made = 0;
+  for (int i = 0; i < 16; ++i) made += cache.PartLookupWorthMaking() ? 1 : 0;
+  EXPECT_EQ(made, 1);
+  cache.CountPartLookup(true);  // 37 of 293.
+  for (int i = 0; i < 50; ++i) EXPECT_TRUE(cache.PartLookupWorthMaking());
+  // Old counts fade: after many hits, a long run of misses pauses lookups again.
+  for (int i = 0; i < 5000; ++i) cache.CountPartLookup(true);
+  for (int i = 0; i < 20000; ++i) cache.CountPartLookup(false);
+  made = 0;
+  for (int i = 0; i < 160; ++i) made += cache.PartLookupWorthMaking() ? 1 : 0;
+  EXPECT_EQ(made, 10);
+}
+
 }  // namespace
 }  // namespace kvstore::internal

@@ -1341,8 +1341,12 @@ class Segment {
         return absl::OkStatus();
       }
       BlockCache* cache = verify ? nullptr : decoding_.cache.get();
+      if (cache != nullptr && !cache->PartLookupWorthMaking()) cache = nullptr;
       bool admit = false;
-      if (cache != nullptr) *handle = cache->Lookup(info_.number, b, part + 1, &admit);
+      if (cache != nullptr) {
+        *handle = cache->Lookup(info_.number, b, part + 1, &admit);
+        cache->CountPartLookup(*handle != nullptr);
+      }
       if (*handle != nullptr) {
         if ((*handle)->size() != raw_size) {
           return Corruption(absl::StrCat("block ", b, ": part ", part, " has the wrong size"));
