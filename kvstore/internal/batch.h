@@ -45,7 +45,7 @@ class BatchRep {
 
   // Appends every operation of `other`, keeping their order.
   void Append(const BatchRep& other) {
-    rep_.append(other.rep_.view().substr(kHeaderBytes));
+    rep_.append(other.body());
     SetCount(count_ + other.count_);
   }
 
