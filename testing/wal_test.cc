@@ -603,7 +603,9 @@ TEST(ChecksumTest, TwoPiecesChecksumAsOne) {
   const std::string bytes = RandomBytes(rng, 70000);
   for (size_t size : {0, 1, 12, 255, 256, 257, 4096, 70000}) {
     const absl::string_view whole = absl::string_view(bytes).substr(0, size);
-    for (size_t cut : {size_t{0}, size_t{1}, size_t{12}, size / 2, size}) {
+    // Cuts on both sides of the length where a piece's update switches to the dispatched one.
+    for (size_t cut : {size_t{0}, size_t{1}, size_t{12}, size_t{255}, size_t{256}, size_t{4097},
+                       size / 2, size - std::min<size_t>(size, 255), size}) {
       if (cut > size) continue;
       EXPECT_EQ(Checksum(whole.substr(0, cut), whole.substr(cut), size), Checksum(whole, size))
           << size << " cut at " << cut;

@@ -21,12 +21,13 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
+#include "kvstore/internal/large_allocator.h"
 
 namespace kvstore::internal {
 
 class ByteBuffer {
  public:
-  static constexpr size_t kLargeBytes = size_t{1} << 20;
+  static constexpr size_t kLargeBytes = kOwnMappingBytes;
 
   ByteBuffer() = default;
   ByteBuffer(const ByteBuffer& other) { append(other.data_, other.size_); }

@@ -17,11 +17,15 @@
 
 namespace kvstore::internal {
 
+// Size from which kvstore's large buffers take a mapping of their own rather than malloc's memory
+// (this allocator, ByteBuffer), for the glibc behaviour described above.
+inline constexpr size_t kOwnMappingBytes = size_t{1} << 20;
+
 template <typename T>
 class LargeBlockAllocator {
  public:
   using value_type = T;
-  static constexpr size_t kLargeBytes = size_t{1} << 20;
+  static constexpr size_t kLargeBytes = kOwnMappingBytes;
 
   LargeBlockAllocator() = default;
   template <typename U>
