@@ -249,6 +249,14 @@ class MemTable {
       if (queued_ >= kLookahead) InsertPending(slot);
       slot = Pending{sequence, kind, key, value, HashKey(key)};
       __builtin_prefetch(&mem_->Bucket(slot.hash), 1);
+      // Half way to its insert, an operation's bucket has arrived: ask for the first entry of its
+      // chain, which the insert compares next (a key new to the MemTable walks the whole chain).
+      if (queued_ >= kLookahead / 2) {
+        const Pending& halfway = ring_[(queued_ - kLookahead / 2) % kLookahead];
+        const KeyEntry* head =
+            std::atomic_ref<KeyEntry*>(mem_->Bucket(halfway.hash)).load(std::memory_order_relaxed);
+        if (head != nullptr) __builtin_prefetch(head);
+      }
       ++queued_;
     }
 
