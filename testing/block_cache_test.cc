@@ -128,7 +128,6 @@ TEST(BlockCacheTest, EvictsTheLeastRecentlyUsed) {
   EXPECT_GE(cache.usage(), 16 * 2 * kCharge);  // Shards fill, spread by the hash.
 }
 
-
 // Part lookups stop, but for a sample, while they rarely hit, and resume once the sampled ones
 // hit often again.
 TEST(BlockCacheTest, PartLookupsPauseWhileTheyRarelyHitAndResumeWhenTheyDo) {
