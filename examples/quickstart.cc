@@ -5,9 +5,10 @@
 
 #include "kvstore/kvstore.h"
 
-int main() {
+int main(int argc, char** argv) {
   using Key = std::tuple<std::string, int32_t>;  // (city, year): ordered like the tuple
-  auto store = kvstore::KVStore<Key, double>::Open("/tmp/kvstore-quickstart").value();
+  const std::string dir = argc > 1 ? argv[1] : "/tmp/kvstore-quickstart";
+  auto store = kvstore::KVStore<Key, double>::Open(dir).value();
   store->Set({"Oslo", 2024}, 6.9).IgnoreError();
   store->Set({"Oslo", 2025}, 7.4).IgnoreError();
   store->Set({"Lima", 2025}, 19.4, {.sync = true}).IgnoreError();   // durable on return

@@ -12,8 +12,9 @@ inline constexpr kvstore::TableDef<std::string, User> kUsers{"users"};
 inline constexpr kvstore::TableDef<std::tuple<std::string, int64_t>, double> kOrders{"orders"};
 inline constexpr kvstore::TableDef<std::string, int64_t> kAccounts{"accounts"};
 
-int main() {
-  auto db = kvstore::Database<>::Open("/tmp/kvstore-tables").value();
+int main(int argc, char** argv) {
+  const std::string dir = argc > 1 ? argv[1] : "/tmp/kvstore-tables";
+  auto db = kvstore::Database<>::Open(dir).value();
   auto users = db->OpenTable(kUsers).value();
   auto orders = db->OpenTable(kOrders).value();
   auto accounts = db->OpenTable(kAccounts).value();

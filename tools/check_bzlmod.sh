@@ -21,8 +21,8 @@ chroot_dir=${KVSTORE_SID_CHROOT:-/var/tmp/kvstore-sid-chroot}
 readonly CHROOT_PACKAGES=(bazel-bootstrap g++ libabsl-dev libxxhash-dev libgtest-dev libgmock-dev
                           libbenchmark-dev libsnappy-dev liblz4-dev libzstd-dev)
 readonly TESTS=(//testing:status_test //testing:serializer_test //testing:filter_test
-                //testing:kvstore_test //testing:database_test //examples:quickstart
-                //examples:tables)
+                //testing:kvstore_test //testing:database_test //examples:quickstart_test
+                //examples:tables_test)
 readonly APT=(apt-get -o Acquire::Check-Valid-Until=false -qq)
 
 say() { echo "check_bzlmod: $*"; }
