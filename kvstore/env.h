@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -92,6 +93,15 @@ class Env {
   }
   virtual absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) = 0;
+  // Opens a file for reads that should leave no pages in this process (PosixEnv: pread into the
+  // caller's scratch, no mapping): point lookups in a segment whose keys newer segments mostly
+  // hold again, whose mapped pages would otherwise stay resident, 64 KiB of them for each read
+  // that faults, until compaction drops the segment. By default NewRandomAccessFile, so that a
+  // wrapping Env sees it.
+  virtual absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewUnmappedRandomAccessFile(
+      const std::string& path) {
+    return NewRandomAccessFile(path);
+  }
   virtual absl::Status ReadFileToString(const std::string& path, std::string* contents) = 0;
   virtual bool FileExists(const std::string& path) = 0;
   virtual bool IsDirectory(const std::string& path) = 0;
@@ -457,6 +467,35 @@ class PosixMappedLogFile final : public WritableFile {
   Chunk next_;
 };
 
+// Reads with pread into the caller's scratch: pages read stay in the OS cache only.
+class PosixPreadFile final : public RandomAccessFile {
+ public:
+  PosixPreadFile(std::string path, int fd, uint64_t size)
+      : path_(std::move(path)), fd_(fd), size_(size) {}
+  ~PosixPreadFile() override { ::close(fd_); }
+  absl::Status Read(uint64_t offset, size_t n, absl::string_view* result,
+                    char* scratch) const override {
+    if (offset > size_) return absl::OutOfRangeError("read past end of file");
+    n = static_cast<size_t>(std::min<uint64_t>(n, size_ - offset));
+    size_t done = 0;
+    while (done < n) {
+      const ssize_t got = ::pread(fd_, scratch + done, n - done, static_cast<off_t>(offset + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) return PosixError("cannot read", path_, errno);
+      if (got == 0) break;  // The file is shorter than when opened: the caller sees a short read.
+      done += static_cast<size_t>(got);
+    }
+    *result = absl::string_view(scratch, done);
+    return absl::OkStatus();
+  }
+  uint64_t Size() const override { return size_; }
+
+ private:
+  std::string path_;
+  int fd_;
+  uint64_t size_;
+};
+
 // Segments are immutable once written, so they are mapped: a read is a memory access, and the
 // same bytes can be verified once and trusted afterwards.
 class PosixMappedFile final : public RandomAccessFile {
@@ -570,6 +609,19 @@ class PosixEnv final : public Env {
     }
     ::close(fd);  // The mapping keeps the file alive.
     return std::make_unique<PosixMappedFile>(base, size);
+  }
+
+  absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewUnmappedRandomAccessFile(
+      const std::string& path) override {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("cannot open", path, errno);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      const int error = errno;
+      ::close(fd);
+      return PosixError("cannot stat", path, error);
+    }
+    return std::make_unique<PosixPreadFile>(path, fd, static_cast<uint64_t>(st.st_size));
   }
 
   absl::Status ReadFileToString(const std::string& path, std::string* contents) override {

@@ -354,6 +354,94 @@ TEST(BoundedCompactionTest, RunsFlushedDuringALongMergeAreMergedBetweenItsSteps)
   ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
 }
 
+// An Env that gives lookups in shadowed runs PosixEnv's unmapped (pread) files, counting them
+// and their reads.
+class CountingUnmappedEnv final : public EnvWrapper {
+ public:
+  CountingUnmappedEnv() : EnvWrapper(Env::Default()) {}
+  absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewUnmappedRandomAccessFile(
+      const std::string& path) override {
+    auto file = target()->NewUnmappedRandomAccessFile(path);
+    if (!file.ok()) return file.status();
+    opened.fetch_add(1);
+    return std::unique_ptr<RandomAccessFile>(new CountedFile(std::move(*file), &reads));
+  }
+
+  std::atomic<int> opened{0};
+  std::atomic<int> reads{0};
+
+ private:
+  class CountedFile final : public RandomAccessFile {
+   public:
+    CountedFile(std::unique_ptr<RandomAccessFile> base, std::atomic<int>* reads)
+        : base_(std::move(base)), reads_(reads) {}
+    absl::Status Read(uint64_t offset, size_t n, absl::string_view* result,
+                      char* scratch) const override {
+      reads_->fetch_add(1);
+      return base_->Read(offset, n, result, scratch);
+    }
+    uint64_t Size() const override { return base_->Size(); }
+    bool StableViews() const override { return base_->StableViews(); }
+
+   private:
+    std::unique_ptr<RandomAccessFile> base_;
+    std::atomic<int>* reads_;
+  };
+};
+
+// A run whose keys newer runs mostly hold again is read with pread (its mapped pages would stay
+// resident for reads that rarely need them), answering as before; once a compaction leaves one
+// run, lookups use the mapping again.
+TEST(BoundedCompactionTest, LookupsInAShadowedRunReadWithoutTheMapping) {
+  const std::string dir = NewRamTempDir("bounded_shadowed_lookups");
+  CountingUnmappedEnv env;
+  auto store = ValueOrDie(Store::Open(dir, SmallStoreOptions(&env)));
+  const Model model = FillRuns(*store, 31);  // The first run: 2/3 of its keys written again.
+  EXPECT_GT(env.opened.load(), 0);
+  ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
+  const int reads_while_shadowed = env.reads.load();
+  EXPECT_GT(reads_while_shadowed, 0);  // Keys only the first run holds.
+  KV_ASSERT_OK(store->Compact());
+  ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
+  EXPECT_EQ(env.reads.load(), reads_while_shadowed);
+  KV_ASSERT_OK(store->Close());
+}
+
+// Without a filter to tell, no run is taken for shadowed.
+TEST(BoundedCompactionTest, RunsStayMappedWithoutAFilter) {
+  const std::string dir = NewRamTempDir("bounded_shadowed_nofilter");
+  CountingUnmappedEnv env;
+  using Unfiltered = KVStore<std::string, std::string, DefaultSerializer, NoFilter>;
+  auto store = ValueOrDie(Unfiltered::Open(dir, SmallStoreOptions(&env)));
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < kKeys; ++i) KV_ASSERT_OK(store->Set(Key(i), absl::StrCat("v", round, i)));
+    KV_ASSERT_OK(store->Flush());
+  }
+  for (int i = 0; i < kKeys; i += 97) EXPECT_EQ(ValueOrDie(store->Get(Key(i))), absl::StrCat("v2", i));
+  EXPECT_EQ(env.opened.load(), 0);
+  KV_ASSERT_OK(store->Close());
+}
+
+// Runs of keys that newer runs do not write again stay mapped.
+TEST(BoundedCompactionTest, RunsOfDistinctKeysStayMapped) {
+  const std::string dir = NewRamTempDir("bounded_distinct_runs");
+  CountingUnmappedEnv env;
+  auto store = ValueOrDie(Store::Open(dir, SmallStoreOptions(&env)));
+  Model model;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = round; i < kKeys; i += 4) {
+      const std::string v = absl::StrCat("v", i, std::string(100, 'x'));
+      KV_ASSERT_OK(store->Set(Key(i), v));
+      model[Key(i)] = v;
+    }
+    KV_ASSERT_OK(store->Flush());
+  }
+  ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
+  EXPECT_EQ(env.opened.load(), 0);
+  EXPECT_EQ(env.reads.load(), 0);
+  KV_ASSERT_OK(store->Close());
+}
+
 // An Env that records the most bytes its directory held, measured after each rename (a segment or
 // manifest just completed) and before each removal (inputs not yet deleted).
 class DiskUseEnv final : public EnvWrapper {

@@ -3,6 +3,9 @@
 // an error that names them. A corrupted segment may fail, but never answers with a wrong value.
 #include "kvstore/internal/segment.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -292,6 +295,84 @@ TYPED_TEST(SegmentTest, GetEveryKeyAtEverySequence) {
   this->CheckEveryGet(*segment, /*verify=*/false);
   this->CheckEveryGet(*segment, /*verify=*/false);  // Blocks now trusted from the first pass.
   this->CheckEveryGet(*segment, /*verify=*/true);
+}
+
+// While a compaction merges a segment away its lookups read with pread (no pages left mapped):
+// the same answers as through the mapping, shared with the views a merge step clips, and every
+// read verified, even of a block an earlier read through the mapping had verified.
+TYPED_TEST(SegmentTest, UnmappedLookupsAnswerAsMappedOnesAndVerifyEveryRead) {
+  auto segment = this->OpenSegment();
+  this->CheckEveryGet(*segment, /*verify=*/false);  // Every block read is now trusted.
+  EXPECT_FALSE(segment->unmapped_lookups());
+  segment->SetUnmappedLookups(true);
+  ASSERT_TRUE(segment->unmapped_lookups());
+  auto view = segment->ClippedBelow("key00300");
+  EXPECT_TRUE(view->unmapped_lookups());
+  this->CheckEveryGet(*segment, /*verify=*/false);
+  this->CheckEveryGet(*segment, /*verify=*/true);
+  // A cursor passing through releases what it passed, and still reads every version in order.
+  {
+    typename TestFixture::SegmentT::Cursor cursor(segment);
+    size_t n = 0;
+    for (cursor.SeekToFirst(); cursor.Valid(); cursor.Next()) {
+      ASSERT_LT(n, this->entries_.size());
+      EXPECT_EQ(cursor.record().key, this->entries_[n].key);
+      EXPECT_EQ(cursor.record().value, this->entries_[n].value);
+      ++n;
+    }
+    KV_EXPECT_OK(cursor.status());
+    EXPECT_EQ(n, this->entries_.size());
+  }
+  // One byte of the first block damaged on disk, in place: a lookup reports it.
+  {
+    const int fd = ::open(this->name_.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    const char damaged = '\x5a' ^ this->entries_.front().key[3];
+    ASSERT_EQ(::pwrite(fd, &damaged, 1, 5), 1);
+    ::close(fd);
+  }
+  std::string scratch;
+  bool found = false;
+  Record record;
+  const absl::Status damaged =
+      segment->Get(this->entries_.front().key, kMaxSequence, false, &scratch, &found, &record);
+  EXPECT_EQ(damaged.code(), absl::StatusCode::kDataLoss) << damaged;
+  EXPECT_TRUE(Mentions(damaged, this->name_)) << damaged;
+  segment->SetUnmappedLookups(false);
+  EXPECT_FALSE(segment->unmapped_lookups());
+  EXPECT_FALSE(view->unmapped_lookups());
+}
+
+// At most kMaxUnmappedFiles segments in the process hold a file for unmapped lookups; past that,
+// lookups keep the mapping (still right), and a segment gone frees its place.
+TYPED_TEST(SegmentTest, UnmappedLookupsHoldABoundedNumberOfFiles) {
+  using SegmentT = typename TestFixture::SegmentT;
+  std::vector<std::shared_ptr<SegmentT>> segments;
+  for (int i = 0; i < SegmentT::kMaxUnmappedFiles; ++i) {
+    segments.push_back(this->OpenSegment());
+    segments.back()->SetUnmappedLookups(true);
+    ASSERT_TRUE(segments.back()->unmapped_lookups()) << i;
+  }
+  auto one_more = this->OpenSegment();
+  one_more->SetUnmappedLookups(true);
+  EXPECT_FALSE(one_more->unmapped_lookups());
+  this->CheckEveryGet(*one_more, /*verify=*/false);
+  segments.front()->SetUnmappedLookups(false);  // Off, but its file stays until it is gone.
+  one_more->SetUnmappedLookups(true);
+  EXPECT_FALSE(one_more->unmapped_lookups());
+  segments.erase(segments.begin());
+  one_more->SetUnmappedLookups(true);
+  EXPECT_TRUE(one_more->unmapped_lookups());
+  this->CheckEveryGet(*one_more, /*verify=*/false);
+}
+
+// Without stable views (nothing mapped) there is nothing to turn off.
+TYPED_TEST(SegmentTest, UnmappedLookupsNeedAMappedFile) {
+  CopyingEnv copying;
+  auto segment = this->OpenSegment(&copying);
+  segment->SetUnmappedLookups(true);
+  EXPECT_FALSE(segment->unmapped_lookups());
+  this->CheckEveryGet(*segment, /*verify=*/false);
 }
 
 // A clipped view (what a compaction in progress leaves of an input) holds exactly the versions

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -857,6 +858,9 @@ class Block {
   uint32_t offset_bytes_ = 2;
 };
 
+// Files open in the process for Segment::SetUnmappedLookups, of segments of every Filter.
+inline std::atomic<int> open_unmapped_segment_files{0};
+
 // An open segment, shared by readers, iterators and compactions.
 template <typename Filter>
 class Segment {
@@ -865,6 +869,7 @@ class Segment {
                                                        uint64_t number,
                                                        BlockDecoding decoding = {}) {
     auto segment = std::shared_ptr<Segment>(new Segment);
+    segment->env_ = env;
     segment->name_ = SegmentFileName(dir, number);
     segment->info_.number = number;
     segment->decoding_ = std::move(decoding);
@@ -883,8 +888,10 @@ class Segment {
   // the bottom for one, so it must not be found here either.) num_entries is estimated by blocks.
   std::shared_ptr<const Segment> ClippedBelow(absl::string_view lower) const {
     auto view = std::shared_ptr<Segment>(new Segment);
+    view->env_ = env_;
     view->name_ = name_;
     view->file_ = file_;
+    view->unmapped_lookups_ = unmapped_lookups_;
     view->stable_views_ = stable_views_;
     view->info_ = info_;
     view->filter_storage_ = filter_storage_;
@@ -918,11 +925,52 @@ class Segment {
     return BlockOffset(std::min(FindBlock(info_.smallest_key, ~uint64_t{0}), num_blocks() - 1));
   }
 
+  // While on, point lookups (Get) read this segment's blocks with Env::NewUnmappedRandomAccessFile
+  // (pread) instead of through the mapping, verifying each read; iterators still read the
+  // mapping, releasing the pages they have passed as a compaction's own cursors do (see
+  // Cursor::LoadBlock). The engine turns it on for the segments of runs that newer runs mostly
+  // shadow (Engine::MarkShadowedRuns): every page a lookup touches in a mapping stays in the
+  // process's RSS until the segment is unmapped, and the kernel maps the 64 KiB around each page
+  // that faults. The views ClippedBelow makes share it. If the file cannot be opened again, or
+  // kMaxUnmappedFiles are open in the process (each holds a descriptor until its segment is
+  // gone: many shadowed segments must not use up the descriptors the store needs for its own
+  // files), lookups keep the mapping.
+  static constexpr int kMaxUnmappedFiles = 256;
+  void SetUnmappedLookups(bool on) const {
+    UnmappedLookups& u = *unmapped_lookups_;
+    if (!on) {
+      u.file.store(nullptr, std::memory_order_release);
+      return;
+    }
+    if (!stable_views_ || env_ == nullptr) return;  // Lookups map nothing now.
+    std::lock_guard<std::mutex> lock(u.mu);
+    if (u.owned == nullptr) {
+      if (open_unmapped_segment_files.fetch_add(1) >= kMaxUnmappedFiles) {
+        open_unmapped_segment_files.fetch_sub(1);
+        return;
+      }
+      auto opened = env_->NewUnmappedRandomAccessFile(name_);
+      if (!opened.ok() || (*opened)->Size() != file_->Size()) {
+        open_unmapped_segment_files.fetch_sub(1);
+        return;
+      }
+      u.owned = std::move(*opened);
+    }
+    u.file.store(u.owned.get(), std::memory_order_release);
+  }
+  bool unmapped_lookups() const {
+    return unmapped_lookups_->file.load(std::memory_order_acquire) != nullptr;
+  }
+
   const SegmentInfo& info() const { return info_; }
   const std::string& file_name() const { return name_; }
   // The open file: readable even after another process deletes the name (Checkpoint copies it).
   const RandomAccessFile& file() const { return *file_; }
   size_t num_blocks() const { return block_keys_.size(); }
+  // The last key of block b (from the index, in memory).
+  absl::string_view BlockLastKey(size_t b) const {
+    return absl::string_view(index_keys_.data() + block_keys_[b].key_offset, block_keys_[b].key_size);
+  }
 
   // Bytes this segment keeps in memory for lookups: its filter and its index.
   size_t MemoryUsage() const {
@@ -945,7 +993,8 @@ class Segment {
     BlockCache::Handle pin;
     StoredRecord r;
     absl::string_view stored;
-    KV_RETURN_IF_ERROR(ReadStoredBlock(b, verify, scratch, &stored));
+    KV_RETURN_IF_ERROR(ReadStoredBlock(b, verify, scratch, &stored,
+                                       unmapped_lookups_->file.load(std::memory_order_acquire)));
     if (IsCompressedBlock(stored) && IsPartedBlock(stored)) {
       bool has_version;
       KV_RETURN_IF_ERROR(FindInParts(b, stored, key, target, verify, scratch, &has_version, &r, &pin));
@@ -1100,7 +1149,9 @@ class Segment {
       block_index_ = b;
       loaded_ = true;
       key_.assign(block_.prefix().data(), block_.prefix().size());
-      if (release_behind_) {
+      // An iterator passing through a segment that lookups read without the mapping (a shadowed
+      // run) releases what it passed too, as a compaction does (see SetUnmappedLookups).
+      if (release_behind_ || segment_->unmapped_lookups()) {
         const uint64_t offset = segment_->BlockOffset(b);
         if (offset >= released_until_ + kReleaseBytes) ReleaseBefore(offset);
       }
@@ -1212,10 +1263,6 @@ class Segment {
   uint64_t BlockOffset(size_t b) const { return entries_[b].offset; }
   uint64_t BlockSize(size_t b) const { return entries_[b + 1].offset - entries_[b].offset; }
 
-  absl::string_view BlockLastKey(size_t b) const {
-    return absl::string_view(index_keys_.data() + block_keys_[b].key_offset, block_keys_[b].key_size);
-  }
-
   // The 8 key bytes after the `index_shared_` bytes all keys of the segment share, as a big-endian
   // number, zero-padded. If two prefixes differ, the keys compare the same way, so most steps of a
   // search touch only the dense prefix array. (Keys often share a long prefix, like zero-padded
@@ -1277,15 +1324,19 @@ class Segment {
     return absl::OkStatus();
   }
 
-  // Reads block b as stored, checksum included, and verifies it (see ReadBlock for `scratch`).
+  // Reads block b as stored, checksum included, and verifies it (see ReadBlock for `scratch`);
+  // from `unmapped` instead of the segment's file if given (see SetUnmappedLookups).
   absl::Status ReadStoredBlock(size_t b, bool verify, std::string* scratch,
-                               absl::string_view* stored) const {
+                               absl::string_view* stored,
+                               const RandomAccessFile* unmapped = nullptr) const {
     const uint64_t offset = BlockOffset(b), size = BlockSize(b);
+    const RandomAccessFile& file = unmapped != nullptr ? *unmapped : *file_;
+    const bool stable_views = stable_views_ && unmapped == nullptr;
     // A mapped file returns views into itself: growing (and zeroing) 4 KiB of scratch for every
     // lookup would cost more than the lookup's own work.
-    if (!stable_views_ && scratch->size() < size) scratch->resize(size);
+    if (!stable_views && scratch->size() < size) scratch->resize(size);
     absl::string_view bytes;
-    KV_RETURN_IF_ERROR(file_->Read(offset, size, &bytes, scratch->data()));
+    KV_RETURN_IF_ERROR(file.Read(offset, size, &bytes, scratch->data()));
     if (bytes.size() != size) return Corruption(absl::StrCat("block ", b, " is truncated"));
     // A lookup reads the block's trailer (its count, fingerprints and offsets, the last 256 bytes
     // or so) before anything else: ask for those cache lines together, not one miss after another.
@@ -1293,13 +1344,13 @@ class Segment {
       __builtin_prefetch(bytes.data() + bytes.size() - back);
     }
     // With a stable mapping, bytes verified once stay verified; otherwise verify every read.
-    const bool trusted = stable_views_ && !verify && verified_[b].load(std::memory_order_acquire);
+    const bool trusted = stable_views && !verify && verified_[b].load(std::memory_order_acquire);
     if (!trusted) {
       const size_t body = size - 8;
       if (Checksum(bytes.substr(0, body), kDataBlockSalt) != DecodeFixed64(bytes.data() + body)) {
         return Corruption(absl::StrCat("checksum mismatch in block ", b, " at offset ", offset));
       }
-      if (stable_views_) verified_[b].store(true, std::memory_order_release);
+      if (stable_views) verified_[b].store(true, std::memory_order_release);
     }
     *stored = bytes;
     return absl::OkStatus();
@@ -1568,8 +1619,21 @@ class Segment {
     return absl::OkStatus();
   }
 
+  // See SetUnmappedLookups. `file` is null while off; `owned` is never replaced once set, so a
+  // lookup that loaded `file` may use it until the last view of the segment is gone.
+  struct UnmappedLookups {
+    ~UnmappedLookups() {
+      if (owned != nullptr) open_unmapped_segment_files.fetch_sub(1);
+    }
+    std::atomic<const RandomAccessFile*> file{nullptr};
+    std::mutex mu;
+    std::unique_ptr<RandomAccessFile> owned;  // Guarded by mu.
+  };
+
+  Env* env_ = nullptr;
   std::string name_;
   std::shared_ptr<RandomAccessFile> file_;  // Shared with views made by ClippedBelow.
+  std::shared_ptr<UnmappedLookups> unmapped_lookups_ = std::make_shared<UnmappedLookups>();
   bool stable_views_ = false;
   bool clipped_ = false;
   SegmentInfo info_;
