@@ -588,15 +588,9 @@ class PosixEnv final : public Env {
 
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) override {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return PosixError("cannot open", path, errno);
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      const int error = errno;
-      ::close(fd);
-      return PosixError("cannot stat", path, error);
-    }
-    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    int fd;
+    uint64_t size;
+    if (absl::Status s = OpenForReading(path, &fd, &size); !s.ok()) return s;
     const char* base = nullptr;
     if (size > 0) {
       void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
@@ -613,15 +607,24 @@ class PosixEnv final : public Env {
 
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewUnmappedRandomAccessFile(
       const std::string& path) override {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return PosixError("cannot open", path, errno);
+    int fd;
+    uint64_t size;
+    if (absl::Status s = OpenForReading(path, &fd, &size); !s.ok()) return s;
+    return std::make_unique<PosixPreadFile>(path, fd, size);
+  }
+
+  // Opens `path` read-only and gives its descriptor and size; nothing stays open on an error.
+  static absl::Status OpenForReading(const std::string& path, int* fd, uint64_t* size) {
+    *fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) return PosixError("cannot open", path, errno);
     struct stat st;
-    if (::fstat(fd, &st) != 0) {
+    if (::fstat(*fd, &st) != 0) {
       const int error = errno;
-      ::close(fd);
+      ::close(*fd);
       return PosixError("cannot stat", path, error);
     }
-    return std::make_unique<PosixPreadFile>(path, fd, static_cast<uint64_t>(st.st_size));
+    *size = static_cast<uint64_t>(st.st_size);
+    return absl::OkStatus();
   }
 
   absl::Status ReadFileToString(const std::string& path, std::string* contents) override {
