@@ -1460,16 +1460,6 @@ class Engine {
     return absl::OkStatus();
   }
 
-  // Drops from the process the mapped pages of the segments `before` had and `after` has not (a
-  // compaction's inputs). The compaction's cursors release what they pass, but reads running
-  // beside it fault those pages in again, and they would stay in the RSS, beside the pages reads
-  // now touch in the output, until the last holder of the segment lets it go (the compaction
-  // thread, at nice 10, or an iterator, for as long as it lives). Measured on issue 16's workload
-  // (500,000 keys, 400-byte values): 251 MiB of inputs beside 183 MiB of output, a 526 MiB peak
-  // where 330 was typical. An iterator still reading them faults the pages back in from the OS
-  // cache.
-  // A segment `after` still has as a clipped view (a compaction step) shares its mapping with the
-  // view: only the blocks below its clip, which the view never reads, are released.
   // Lookups in a run whose keys newer runs mostly hold again (compaction debt: overwrites and
   // deletions not yet merged) read it with pread rather than through its mapping (see
   // Segment::SetUnmappedLookups). Reads seldom need such a run: its live keys are few, and the rest
@@ -1521,6 +1511,16 @@ class Engine {
     return false;
   }
 
+  // Drops from the process the mapped pages of the segments `before` had and `after` has not (a
+  // compaction's inputs). The compaction's cursors release what they pass, but reads running
+  // beside it fault those pages in again, and they would stay in the RSS, beside the pages reads
+  // now touch in the output, until the last holder of the segment lets it go (the compaction
+  // thread, at nice 10, or an iterator, for as long as it lives). Measured on issue 16's workload
+  // (500,000 keys, 400-byte values): 251 MiB of inputs beside 183 MiB of output, a 526 MiB peak
+  // where 330 was typical. An iterator still reading them faults the pages back in from the OS
+  // cache.
+  // A segment `after` still has as a clipped view (a compaction step) shares its mapping with the
+  // view: only the blocks below its clip, which the view never reads, are released.
   static void ReleaseReplacedSegments(const Version& before, const Version& after) {
     std::set<uint64_t> live;
     for (const auto& segment : after.Segments()) {
