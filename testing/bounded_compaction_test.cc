@@ -361,12 +361,14 @@ class CountingUnmappedEnv final : public EnvWrapper {
   CountingUnmappedEnv() : EnvWrapper(Env::Default()) {}
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewUnmappedRandomAccessFile(
       const std::string& path) override {
+    if (fail_opens) return absl::UnavailableError(absl::StrCat("refused for the test: ", path));
     auto file = target()->NewUnmappedRandomAccessFile(path);
     if (!file.ok()) return file.status();
     opened.fetch_add(1);
     return std::unique_ptr<RandomAccessFile>(new CountedFile(std::move(*file), &reads));
   }
 
+  std::atomic<bool> fail_opens{false};
   std::atomic<int> opened{0};
   std::atomic<int> reads{0};
 
@@ -404,6 +406,25 @@ TEST(BoundedCompactionTest, LookupsInAShadowedRunReadWithoutTheMapping) {
   KV_ASSERT_OK(store->Compact());
   ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
   EXPECT_EQ(env.reads.load(), reads_while_shadowed);
+  KV_ASSERT_OK(store->Close());
+}
+
+// The second open is only a way to keep pages out of the process: when it fails, lookups read
+// the shadowed run through its mapping, and no call fails.
+TEST(BoundedCompactionTest, ShadowedRunThatCannotBeOpenedAgainStaysMapped) {
+  const std::string dir = NewRamTempDir("bounded_shadowed_open_fails");
+  CountingUnmappedEnv env;
+  env.fail_opens = true;
+  auto store = ValueOrDie(Store::Open(dir, SmallStoreOptions(&env)));
+  const Model model = FillRuns(*store, 31);
+  ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
+  EXPECT_EQ(env.opened.load(), 0);
+  EXPECT_EQ(env.reads.load(), 0);
+  KV_ASSERT_OK(store->Close());
+  env.fail_opens = false;  // At the next Open the run is shadowed still, and opened again.
+  store = ValueOrDie(Store::Open(dir, SmallStoreOptions(&env)));
+  EXPECT_GT(env.opened.load(), 0);
+  ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
   KV_ASSERT_OK(store->Close());
 }
 

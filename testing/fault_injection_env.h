@@ -111,6 +111,12 @@ class FaultInjectionEnv final : public EnvWrapper {
     std::lock_guard<std::mutex> lock(mu_);
     return injected_;
   }
+  // Of those, the ones that failed NewUnmappedRandomAccessFile. The store may shrug these off
+  // without telling anyone: it keeps reading that segment through its mapping.
+  uint64_t InjectedFaultsInUnmappedOpens() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return injected_in_unmapped_opens_;
+  }
 
   // Keeps a log of the last `n` operations (0: none), for failure messages.
   void KeepLog(size_t n) {
@@ -210,14 +216,13 @@ class FaultInjectionEnv final : public EnvWrapper {
 
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      KV_RETURN_IF_ERROR(BeginLocked(FaultKind::kOpen, path, /*mutating=*/false));
-    }
-    auto file = base_->NewRandomAccessFile(path);
-    if (!file.ok()) return file.status();
-    return std::unique_ptr<RandomAccessFile>(
-        new FaultRandomAccessFile(this, path, std::move(file).value()));
+    return OpenForReading(path, /*unmapped=*/false);
+  }
+  // Counted as kOpen, so that a plan meets the same operations whichever way a segment is read.
+  // The base Env's own pread file, so that faults in its reads are injected as in any other.
+  absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewUnmappedRandomAccessFile(
+      const std::string& path) override {
+    return OpenForReading(path, /*unmapped=*/true);
   }
 
   absl::Status ReadFileToString(const std::string& path, std::string* contents) override {
@@ -388,6 +393,21 @@ class FaultInjectionEnv final : public EnvWrapper {
     const std::string path_;
     std::unique_ptr<RandomAccessFile> base_;
   };
+
+  absl::StatusOr<std::unique_ptr<RandomAccessFile>> OpenForReading(const std::string& path,
+                                                                    bool unmapped) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const uint64_t injected_before = injected_;
+      absl::Status s = BeginLocked(FaultKind::kOpen, path, /*mutating=*/false);
+      if (unmapped) injected_in_unmapped_opens_ += injected_ - injected_before;
+      KV_RETURN_IF_ERROR(s);
+    }
+    auto file = unmapped ? base_->NewUnmappedRandomAccessFile(path) : base_->NewRandomAccessFile(path);
+    if (!file.ok()) return file.status();
+    return std::unique_ptr<RandomAccessFile>(
+        new FaultRandomAccessFile(this, path, std::move(file).value()));
+  }
 
   // NewWritableFile and NewLogFile: a new file (or a truncated one) the model tracks.
   absl::StatusOr<std::unique_ptr<WritableFile>> NewTrackedFile(const std::string& path, bool log) {
@@ -598,6 +618,7 @@ class FaultInjectionEnv final : public EnvWrapper {
   std::array<uint64_t, kNumFaultKinds> counts_{};
   std::mt19937_64 rng_{0};
   uint64_t injected_ = 0;
+  uint64_t injected_in_unmapped_opens_ = 0;
   bool space_limited_ = false;
   uint64_t space_left_ = 0;
   bool power_cut_ = false;
