@@ -4,8 +4,8 @@
 //   tools/bazel run -c opt //benchmarks:peak_memory -- [--scale=1.0] [--synced=10000]
 //       [--shape=16/100|24/400] [--phases]
 //
-// --phases prints, after each phase, the peak so far, the resident anonymous and mapped-file
-// memory and the size of the store's files (to stderr).
+// --phases prints, after each phase, its wall time, the peak so far, the resident anonymous and
+// mapped-file memory and the size of the store's files (to stderr).
 // The workload, in one process: fill N keys in key order into a first store and close it; then
 // in a second store fill N in random order, overwrite all N, read N present and N missing keys,
 // scan everything, delete 10%, and make `--synced` synced Sets. Shapes: 1,000,000 keys of 16
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -131,21 +132,26 @@ struct Shape {
 // so far, its resident anonymous and mapped-file memory, and the bytes of the store's files.
 bool Workload(Engine& engine, const std::string& dir, const Shape& shape, uint64_t synced,
               bool phases, uint64_t* anon) {
+  auto phase_start = std::chrono::steady_clock::now();
   auto trace = [&](const char* phase) {
     if (!phases) return;
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - phase_start).count();
     uint64_t files = 0;
     std::error_code error;
     for (const auto& entry : std::filesystem::recursive_directory_iterator(dir, error)) {
       const uint64_t size = entry.file_size(error);  // A file may go while the walk runs.
       if (!error) files += size;
     }
-    std::fprintf(stderr, "  %-10s peak %6.1f MiB  anon %6.1f  file %6.1f  store files %6.1f MiB\n",
-                 phase, kvstore::bench::PeakRssBytes().value_or(0) / 1048576.0,
+    std::fprintf(stderr,
+                 "  %-10s %6.2f s  peak %6.1f MiB  anon %6.1f  file %6.1f  store files %6.1f MiB\n",
+                 phase, seconds, kvstore::bench::PeakRssBytes().value_or(0) / 1048576.0,
                  kvstore::bench::RssAnonBytes().value_or(0) / 1048576.0,
                  kvstore::bench::RssFileBytes().value_or(0) / 1048576.0, files / 1048576.0);
     if (const std::string layout = engine.Layout(); !layout.empty()) {
-      std::fprintf(stderr, "             %s\n", layout.c_str());
+      std::fprintf(stderr, "                        %s\n", layout.c_str());
     }
+    phase_start = std::chrono::steady_clock::now();  // The walk above is not the next phase's.
   };
   kvstore::datagen::Spec spec;
   spec.count = shape.keys;

@@ -355,10 +355,16 @@ TEST(BoundedCompactionTest, RunsFlushedDuringALongMergeAreMergedBetweenItsSteps)
 }
 
 // An Env that gives lookups in shadowed runs PosixEnv's unmapped (pread) files, counting them
-// and their reads.
+// and their reads, and counts how often a whole mapped file is released.
 class CountingUnmappedEnv final : public EnvWrapper {
  public:
   CountingUnmappedEnv() : EnvWrapper(Env::Default()) {}
+  absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
+      const std::string& path) override {
+    auto file = target()->NewRandomAccessFile(path);
+    if (!file.ok()) return file.status();
+    return std::unique_ptr<RandomAccessFile>(new ReleaseCountingFile(std::move(*file), &releases));
+  }
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewUnmappedRandomAccessFile(
       const std::string& path) override {
     if (fail_opens) return absl::UnavailableError(absl::StrCat("refused for the test: ", path));
@@ -371,8 +377,28 @@ class CountingUnmappedEnv final : public EnvWrapper {
   std::atomic<bool> fail_opens{false};
   std::atomic<int> opened{0};
   std::atomic<int> reads{0};
+  std::atomic<int> releases{0};  // WillNotNeed of a whole mapped file.
 
  private:
+  class ReleaseCountingFile final : public RandomAccessFile {
+   public:
+    ReleaseCountingFile(std::unique_ptr<RandomAccessFile> base, std::atomic<int>* releases)
+        : base_(std::move(base)), releases_(releases) {}
+    absl::Status Read(uint64_t offset, size_t n, absl::string_view* result,
+                      char* scratch) const override {
+      return base_->Read(offset, n, result, scratch);
+    }
+    uint64_t Size() const override { return base_->Size(); }
+    bool StableViews() const override { return base_->StableViews(); }
+    void WillNotNeed(uint64_t offset, uint64_t n) const override {
+      if (offset == 0 && n == base_->Size()) releases_->fetch_add(1);
+      base_->WillNotNeed(offset, n);
+    }
+
+   private:
+    std::unique_ptr<RandomAccessFile> base_;
+    std::atomic<int>* releases_;
+  };
   class CountedFile final : public RandomAccessFile {
    public:
     CountedFile(std::unique_ptr<RandomAccessFile> base, std::atomic<int>* reads)
@@ -400,6 +426,9 @@ TEST(BoundedCompactionTest, LookupsInAShadowedRunReadWithoutTheMapping) {
   auto store = ValueOrDie(Store::Open(dir, SmallStoreOptions(&env)));
   const Model model = FillRuns(*store, 31);  // The first run: 2/3 of its keys written again.
   EXPECT_GT(env.opened.load(), 0);
+  // No compaction has run: the whole mapping was let go when the run was marked (pages reads had
+  // made resident there would otherwise stay until the segment goes).
+  EXPECT_GT(env.releases.load(), 0);
   ASSERT_NO_FATAL_FAILURE(ExpectHolds(*store, model));
   const int reads_while_shadowed = env.reads.load();
   EXPECT_GT(reads_while_shadowed, 0);  // Keys only the first run holds.

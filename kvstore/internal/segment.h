@@ -956,7 +956,10 @@ class Segment {
       }
       u.owned = std::move(*opened);
     }
-    u.file.store(u.owned.get(), std::memory_order_release);
+    // What reads through the mapping made resident would stay so until the segment goes.
+    if (u.file.exchange(u.owned.get(), std::memory_order_acq_rel) == nullptr) {
+      file_->WillNotNeed(0, file_->Size());
+    }
   }
   bool unmapped_lookups() const {
     return unmapped_lookups_->file.load(std::memory_order_acquire) != nullptr;
