@@ -1469,12 +1469,12 @@ class Engine {
   // at 1.3-2.3 times the live data when the reads began. Measured by sampling, from memory only
   // (filters and indexes, no block reads): the last key of every few blocks of a run (up to
   // kShadowSamples) counts as shadowed if a newer run's filter may hold it, and a run is marked
-  // from a quarter shadowed on (at half, issue 16's workload still peaked over LevelDB in two of
-  // seven rounds; at a quarter in none of seven, and its reads took 0.93-1.21 s against
-  // 1.09-1.40). The same filters asked for a scrambled hash give their false positive rate; a run
-  // is marked only where that is small, so a filter that rules nothing out (NoFilter) marks
-  // nothing. Called with each new version; a run no newer run shadows (the oldest after a full
-  // merge, runs of new keys) keeps its mapping.
+  // from a quarter shadowed on: at half, issue 16's workload still peaked over LevelDB in four of
+  // fourteen runs, at a quarter in none of 22 (docs/memory.md). A marked run's live keys cost a
+  // pread each, but mostly they are few. The same filters asked for a scrambled hash give their
+  // false positive rate; a run is marked only where that is small, so a filter that rules nothing
+  // out (NoFilter) marks nothing. Called with each new version; a run no newer run shadows (the
+  // oldest after a full merge, runs of new keys) keeps its mapping.
   static constexpr size_t kShadowSamples = 64;
   void MarkShadowedRuns(const Version& version) const {
     const std::vector<Run>& runs = version.runs;
