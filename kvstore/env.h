@@ -125,6 +125,25 @@ class Env {
   virtual absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 };
 
+// Forwards every call to the file it owns, so a test Env's file overrides only what it changes.
+class RandomAccessFileWrapper : public RandomAccessFile {
+ public:
+  explicit RandomAccessFileWrapper(std::unique_ptr<RandomAccessFile> target)
+      : target_(std::move(target)) {}
+  const RandomAccessFile& target() const { return *target_; }
+
+  absl::Status Read(uint64_t offset, size_t n, absl::string_view* result,
+                    char* scratch) const override {
+    return target_->Read(offset, n, result, scratch);
+  }
+  uint64_t Size() const override { return target_->Size(); }
+  bool StableViews() const override { return target_->StableViews(); }
+  void WillNotNeed(uint64_t offset, uint64_t n) const override { target_->WillNotNeed(offset, n); }
+
+ private:
+  std::unique_ptr<RandomAccessFile> target_;
+};
+
 // Forwards every call to another Env, so a test Env overrides only what it changes. NewLogFile is
 // deliberately not forwarded: it stays Env's default, NewWritableFile, so a wrapper that overrides
 // NewWritableFile sees the WAL's files too.

@@ -363,7 +363,7 @@ class CountingUnmappedEnv final : public EnvWrapper {
       const std::string& path) override {
     auto file = target()->NewRandomAccessFile(path);
     if (!file.ok()) return file.status();
-    return std::unique_ptr<RandomAccessFile>(new ReleaseCountingFile(std::move(*file), &releases));
+    return std::unique_ptr<RandomAccessFile>(new CountingFile(std::move(*file), nullptr, &releases));
   }
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewUnmappedRandomAccessFile(
       const std::string& path) override {
@@ -371,7 +371,7 @@ class CountingUnmappedEnv final : public EnvWrapper {
     auto file = target()->NewUnmappedRandomAccessFile(path);
     if (!file.ok()) return file.status();
     opened.fetch_add(1);
-    return std::unique_ptr<RandomAccessFile>(new CountedFile(std::move(*file), &reads));
+    return std::unique_ptr<RandomAccessFile>(new CountingFile(std::move(*file), &reads, nullptr));
   }
 
   std::atomic<bool> fail_opens{false};
@@ -380,40 +380,25 @@ class CountingUnmappedEnv final : public EnvWrapper {
   std::atomic<int> releases{0};  // WillNotNeed of a whole mapped file.
 
  private:
-  class ReleaseCountingFile final : public RandomAccessFile {
+  // Counts its reads and its whole-file releases, into either counter given.
+  class CountingFile final : public RandomAccessFileWrapper {
    public:
-    ReleaseCountingFile(std::unique_ptr<RandomAccessFile> base, std::atomic<int>* releases)
-        : base_(std::move(base)), releases_(releases) {}
+    CountingFile(std::unique_ptr<RandomAccessFile> target, std::atomic<int>* reads,
+                 std::atomic<int>* releases)
+        : RandomAccessFileWrapper(std::move(target)), reads_(reads), releases_(releases) {}
     absl::Status Read(uint64_t offset, size_t n, absl::string_view* result,
                       char* scratch) const override {
-      return base_->Read(offset, n, result, scratch);
+      if (reads_ != nullptr) reads_->fetch_add(1);
+      return RandomAccessFileWrapper::Read(offset, n, result, scratch);
     }
-    uint64_t Size() const override { return base_->Size(); }
-    bool StableViews() const override { return base_->StableViews(); }
     void WillNotNeed(uint64_t offset, uint64_t n) const override {
-      if (offset == 0 && n == base_->Size()) releases_->fetch_add(1);
-      base_->WillNotNeed(offset, n);
+      if (releases_ != nullptr && offset == 0 && n == Size()) releases_->fetch_add(1);
+      RandomAccessFileWrapper::WillNotNeed(offset, n);
     }
 
    private:
-    std::unique_ptr<RandomAccessFile> base_;
-    std::atomic<int>* releases_;
-  };
-  class CountedFile final : public RandomAccessFile {
-   public:
-    CountedFile(std::unique_ptr<RandomAccessFile> base, std::atomic<int>* reads)
-        : base_(std::move(base)), reads_(reads) {}
-    absl::Status Read(uint64_t offset, size_t n, absl::string_view* result,
-                      char* scratch) const override {
-      reads_->fetch_add(1);
-      return base_->Read(offset, n, result, scratch);
-    }
-    uint64_t Size() const override { return base_->Size(); }
-    bool StableViews() const override { return base_->StableViews(); }
-
-   private:
-    std::unique_ptr<RandomAccessFile> base_;
-    std::atomic<int>* reads_;
+    std::atomic<int>* const reads_;
+    std::atomic<int>* const releases_;
   };
 };
 

@@ -373,25 +373,21 @@ class FaultInjectionEnv final : public EnvWrapper {
     std::unique_ptr<WritableFile> base_;
   };
 
-  class FaultRandomAccessFile final : public RandomAccessFile {
+  class FaultRandomAccessFile final : public RandomAccessFileWrapper {
    public:
     FaultRandomAccessFile(FaultInjectionEnv* env, std::string path,
                           std::unique_ptr<RandomAccessFile> base)
-        : env_(env), path_(std::move(path)), base_(std::move(base)) {}
+        : RandomAccessFileWrapper(std::move(base)), env_(env), path_(std::move(path)) {}
 
     absl::Status Read(uint64_t offset, size_t n, absl::string_view* result,
                       char* scratch) const override {
       KV_RETURN_IF_ERROR(env_->Begin(FaultKind::kRead, path_, /*mutating=*/false));
-      return base_->Read(offset, n, result, scratch);
+      return RandomAccessFileWrapper::Read(offset, n, result, scratch);
     }
-    uint64_t Size() const override { return base_->Size(); }
-    bool StableViews() const override { return base_->StableViews(); }
-    void WillNotNeed(uint64_t offset, uint64_t n) const override { base_->WillNotNeed(offset, n); }
 
    private:
     FaultInjectionEnv* const env_;
     const std::string path_;
-    std::unique_ptr<RandomAccessFile> base_;
   };
 
   absl::StatusOr<std::unique_ptr<RandomAccessFile>> OpenForReading(const std::string& path,

@@ -1128,27 +1128,20 @@ class RereadingEnv final : public EnvWrapper {
   }
 
  private:
-  class RereadingFile final : public RandomAccessFile {
+  class RereadingFile final : public RandomAccessFileWrapper {
    public:
-    explicit RereadingFile(std::unique_ptr<RandomAccessFile> base) : base_(std::move(base)) {}
-    absl::Status Read(uint64_t offset, size_t n, absl::string_view* result,
-                      char* scratch) const override {
-      return base_->Read(offset, n, result, scratch);
-    }
-    uint64_t Size() const override { return base_->Size(); }
-    bool StableViews() const override { return base_->StableViews(); }
+    using RandomAccessFileWrapper::RandomAccessFileWrapper;
     void WillNotNeed(uint64_t offset, uint64_t n) const override {
-      base_->WillNotNeed(offset, n);
+      RandomAccessFileWrapper::WillNotNeed(offset, n);
       if (offset + n >= Size() || !StableViews()) return;
       absl::string_view all;
-      if (!base_->Read(0, Size(), &all, nullptr).ok()) return;
+      if (!Read(0, Size(), &all, nullptr).ok()) return;
       uint64_t sum = 0;
       for (size_t at = 0; at < all.size(); at += 4096) sum += static_cast<uint8_t>(all[at]);
       touched_.fetch_add(sum, std::memory_order_relaxed);  // Keeps the reads.
     }
 
    private:
-    std::unique_ptr<RandomAccessFile> base_;
     mutable std::atomic<uint64_t> touched_{0};
   };
 };
