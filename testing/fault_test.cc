@@ -260,8 +260,9 @@ TEST_F(InjectedFaultTest, ErrorsAreReportedAndNoAcknowledgedWriteIsLost) {
     fs::remove_all(dir);
   }
   std::printf(
-      "fault sessions: %llu, injected faults: %llu (%llu in opens for unmapped reads), failed opens: %llu, failed writes: %llu, "
-      "stores refusing writes: %llu, failed reads: %llu, acknowledged writes: %llu, losses: 0\n",
+      "fault sessions: %llu, injected faults: %llu (%llu in opens for unmapped reads), "
+      "failed opens: %llu, failed writes: %llu, stores refusing writes: %llu, failed reads: %llu, "
+      "acknowledged writes: %llu, losses: 0\n",
       static_cast<unsigned long long>(totals_.sessions),
       static_cast<unsigned long long>(totals_.injected_faults),
       static_cast<unsigned long long>(totals_.injected_in_unmapped_opens),
