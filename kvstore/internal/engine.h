@@ -1460,10 +1460,10 @@ class Engine {
     return absl::OkStatus();
   }
 
-  // Lookups in a run whose keys newer runs mostly hold again (compaction debt: overwrites and
-  // deletions not yet merged) read it with pread rather than through its mapping (see
-  // Segment::SetUnmappedLookups). Reads seldom need such a run: its live keys are few, and the rest
-  // of its reads are filter false positives. But every page a read touches in a mapping stays in
+  // Lookups in a run whose keys newer runs hold again, a quarter of them or more (compaction debt:
+  // overwrites and deletions not yet merged), read it with pread rather than through its mapping
+  // (see Segment::SetUnmappedLookups). Such a run's live keys are fewer than its size says, and
+  // filter false positives bring it more reads. But every page a read touches in a mapping stays in
   // the RSS, and the kernel maps the 64 KiB around each page that faults, so a few reads made the
   // whole run resident: issue 16's workload peaked at 1.0-1.5 times LevelDB's RSS, with the files
   // at 1.3-2.3 times the live data when the reads began. Measured by sampling, from memory only

@@ -928,7 +928,7 @@ class Segment {
   // While on, point lookups (Get) read this segment's blocks with Env::NewUnmappedRandomAccessFile
   // (pread) instead of through the mapping, verifying each read; iterators still read the
   // mapping, releasing the pages they have passed as a compaction's own cursors do (see
-  // Cursor::LoadBlock). The engine turns it on for the segments of runs that newer runs mostly
+  // Cursor::LoadBlock). The engine turns it on for the segments of runs that newer runs largely
   // shadow (Engine::MarkShadowedRuns): every page a lookup touches in a mapping stays in the
   // process's RSS until the segment is unmapped, and the kernel maps the 64 KiB around each page
   // that faults. The views ClippedBelow makes share it. If the file cannot be opened again, or
