@@ -1,6 +1,7 @@
 #include "benchmarks/process_memory.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <fstream>
 #include <sstream>
@@ -35,6 +36,12 @@ std::optional<uint64_t> RssBytes() { return StatusField("VmRSS"); }
 std::optional<uint64_t> RssAnonBytes() { return StatusField("RssAnon"); }
 
 std::optional<uint64_t> RssFileBytes() { return StatusField("RssFile"); }
+
+uint64_t PageFaults() {
+  struct rusage usage {};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  return static_cast<uint64_t>(usage.ru_minflt) + static_cast<uint64_t>(usage.ru_majflt);
+}
 
 uint64_t HeapAllocatedBytes() {
   const struct mallinfo2 info = mallinfo2();

@@ -22,6 +22,10 @@ std::optional<uint64_t> RssAnonBytes();
 // Mapped file pages resident (RssFile of /proc/self/status): a store's mapped segments and WAL.
 std::optional<uint64_t> RssFileBytes();
 
+// Page faults the process has taken so far, minor and major (getrusage). On a virtual machine a
+// fault into a fresh page can cost microseconds, enough to decide a phase of tens of milliseconds.
+uint64_t PageFaults();
+
 // Bytes currently handed out by malloc in all arenas, including mmap-ed chunks.
 uint64_t HeapAllocatedBytes();
 

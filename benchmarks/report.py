@@ -193,8 +193,9 @@ def parse_suite(path):
     return results, memory, data.get("context", {})
 
 
-# Figures some workloads report besides ops/s: write latency percentiles, a phase's wall time.
-EXTRA_FIGURES = [key for _, key in LATENCY_COUNTERS] + ["phase_ms"]
+# Figures some workloads report besides ops/s: write latency percentiles, a phase's wall time and
+# the page faults the process took in it.
+EXTRA_FIGURES = [key for _, key in LATENCY_COUNTERS] + ["phase_ms", "page_faults"]
 
 
 def median(values):
@@ -495,17 +496,18 @@ def latency_targets(engines, results):
     return lines
 
 
-def slow_spots_table(engines, results):
-    """Wall time (ms) of each slow-spot phase per engine, and kvstore's time / LevelDB's."""
-    lines = table_head(engines, "kvstore / LevelDB time", "kvstore / RocksDB time \\*")
+def slow_spots_table(engines, results, figure="phase_ms", what="time", cell="{:,.1f}"):
+    """Each slow-spot phase's figure (its wall time in ms by default) per engine, and kvstore's
+    over LevelDB's."""
+    lines = table_head(engines, f"kvstore / LevelDB {what}", f"kvstore / RocksDB {what} \\*")
     lines[0] = lines[0].replace("| workload |", "| phase |", 1)
     for workload, description in SLOW_SPOTS:
-        ms = {e: (results.get(e, {}).get(workload) or {}).get("phase_ms") for e in engines}
-        if not any(ms.values()):
+        values = {e: (results.get(e, {}).get(workload) or {}).get(figure) for e in engines}
+        if not any(v is not None for v in values.values()):
             continue
         row = [f"{description} (`{workload}`)"]
-        row += [f"{ms[e]:,.1f}" if ms[e] is not None else "n/a" for e in engines]
-        row += ratio_cells(engines, ms)
+        row += [cell.format(values[e]) if values[e] is not None else "n/a" for e in engines]
+        row += ratio_cells(engines, values)
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -1218,6 +1220,14 @@ def main():
                   "below 1 kvstore is faster.\n")
         md.extend(slow)
         md.append("")
+        faults = slow_spots_table(engines, results, "page_faults", "faults", "{:,.0f}")
+        if len(faults) > 2:
+            md.append("Page faults the process took in each phase (the engine's and the harness's "
+                      "own allocations alike). On this virtual machine a fault into a fresh page "
+                      "costs microseconds, so a process that still holds freed, resident memory "
+                      "runs the same phase faster.\n")
+            md.extend(faults)
+            md.append("")
 
     md.append("## Memory\n")
     md.extend(memory_table(engines, memory))

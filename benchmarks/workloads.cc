@@ -490,8 +490,25 @@ void Memory(State& state, ThreadEnv& env) {
   state.SetLabel(label.c_str());
 }
 
-// The slow spots. Each reports phase_ms, the wall time of the whole phase; their keys and values
-// are made before the timer starts.
+// The slow spots. Each reports phase_ms, the wall time of the whole phase, and page_faults, the
+// faults the process took in it (the engine's and the harness's own allocations alike: what a
+// phase costs in faults depends on how much freed memory the process still holds); their keys
+// and values are made before the timer starts.
+class PhaseClock {
+ public:
+  PhaseClock() : faults_(PageFaults()), start_(std::chrono::steady_clock::now()) {}
+
+  std::chrono::steady_clock::time_point start() const { return start_; }
+
+  void Report(State& state) const {
+    state.counters["phase_ms"] = Seconds(start_) * 1e3;
+    state.counters["page_faults"] = static_cast<double>(PageFaults() - faults_);
+  }
+
+ private:
+  uint64_t faults_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 // One batch of Sets per iteration, each key written before with a new value.
 struct Batches {
@@ -509,13 +526,13 @@ void RunBatches(State& state, ThreadEnv& env, Batches& batches, bool sync) {
   BenchEngine* engine = env.engine();
   size_t batch = 0;
   uint64_t entries = 0;
-  const auto start = std::chrono::steady_clock::now();
+  const PhaseClock clock;
   for (auto _ : state) {
     const std::vector<BatchOp>& ops = batches.Ops(batch++);
     if (!Ok(state, engine->Write(ops, sync), "Write")) break;
     entries += ops.size();
   }
-  state.counters["phase_ms"] = Seconds(start) * 1e3;
+  clock.Report(state);
   SetRates(state, entries, entries * (kSlowKeySize + kSlowValueSize));
 }
 
@@ -567,14 +584,14 @@ void SlowCountUncompacted(State& state, ThreadEnv& env) {
   BenchEngine* engine = env.engine();
   const uint64_t expected = SlowEntries(env.config);
   uint64_t count = 0;
-  const auto start = std::chrono::steady_clock::now();
+  const PhaseClock clock;
   for (auto _ : state) {
     std::unique_ptr<BenchIterator> it = engine->NewIterator();
     count = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
     if (!Ok(state, it->status(), "iterator")) break;
   }
-  state.counters["phase_ms"] = Seconds(start) * 1e3;
+  clock.Report(state);
   SetRates(state, count, 0);
   if (!state.error_occurred() && count != expected) {
     Fail(state, absl::StrCat("counted ", count, " entries, but ", expected, " were loaded"));
@@ -593,8 +610,8 @@ void SlowDeleteRange(State& state, ThreadEnv& env) {
   keys.reserve(range / 2 + 1);
   std::vector<BatchOp> ops;
   ops.reserve(range / 2 + 1);
-  const auto start = std::chrono::steady_clock::now();
-  auto iterated = start;
+  const PhaseClock clock;
+  auto iterated = clock.start();
   for (auto _ : state) {
     std::unique_ptr<BenchIterator> it = engine->NewIterator();
     uint64_t n = 0;
@@ -607,9 +624,10 @@ void SlowDeleteRange(State& state, ThreadEnv& env) {
     for (const std::string& key : keys) ops.push_back({key, "", /*is_delete=*/true});
     if (!Ok(state, engine->Write(ops, /*sync=*/false), "Write")) break;
   }
-  state.counters["phase_ms"] = Seconds(start) * 1e3;
+  clock.Report(state);
   // The two halves apart, since they stress different paths (a merging scan, a huge batch).
-  state.counters["scan_ms"] = std::chrono::duration<double, std::milli>(iterated - start).count();
+  state.counters["scan_ms"] =
+      std::chrono::duration<double, std::milli>(iterated - clock.start()).count();
   state.counters["batch_ms"] = Seconds(iterated) * 1e3;
   SetRates(state, ops.size(), 0);
   // Untimed: the first key of the range is gone, the second is still there.
@@ -636,12 +654,12 @@ void SlowSyncedSets(State& state, ThreadEnv& env) {
     env.slow_keys.Value(index, &values[i], 1);
   }
   size_t i = 0;
-  const auto start = std::chrono::steady_clock::now();
+  const PhaseClock clock;
   for (auto _ : state) {
     if (!Ok(state, engine->Put(keys[i], values[i], /*sync=*/true), "Put")) break;
     ++i;
   }
-  state.counters["phase_ms"] = Seconds(start) * 1e3;
+  clock.Report(state);
   SetRates(state, i, i * (kSlowKeySize + kSlowValueSize));
 }
 
