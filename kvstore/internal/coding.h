@@ -10,18 +10,21 @@
 
 namespace kvstore::internal {
 
-inline void PutFixed16(std::string* out, uint16_t v) {
+template <typename Bytes>
+inline void PutFixed16(Bytes* out, uint16_t v) {
   const char buf[2] = {static_cast<char>(v), static_cast<char>(v >> 8)};
   out->append(buf, 2);
 }
 
-inline void PutFixed32(std::string* out, uint32_t v) {
+template <typename Bytes>
+inline void PutFixed32(Bytes* out, uint32_t v) {
   char buf[4];
   for (int i = 0; i < 4; ++i) buf[i] = static_cast<char>(v >> (8 * i));
   out->append(buf, 4);
 }
 
-inline void PutFixed64(std::string* out, uint64_t v) {
+template <typename Bytes>
+inline void PutFixed64(Bytes* out, uint64_t v) {
   char buf[8];
   for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(v >> (8 * i));
   out->append(buf, 8);

@@ -20,7 +20,6 @@
 #include <sys/resource.h>
 
 #ifdef __GLIBC__
-#include <malloc.h>
 #endif
 #include <unistd.h>
 
@@ -366,10 +365,6 @@ class Engine {
       close_status_ = s;
     }
     lock_.reset();
-    // What the store held (indexes of its segments, MemTable indexes, temporaries of its last
-    // flush) was allocated by several threads, and goes back to their malloc arenas, where it would
-    // stay resident with no background job left to trim it.
-    ReleaseFreeHeapMemory();
     return s;
   }
 
@@ -1030,7 +1025,6 @@ class Engine {
       lock.unlock();
       absl::Status s = FlushImmutable(imm);
       imm.reset();
-      ReleaseFreeHeapMemory();
       lock.lock();
       if (!s.ok()) {
         SetFatalLocked(absl::Status(s.code(), absl::StrCat("flush failed; the store refuses writes "
@@ -1092,7 +1086,6 @@ class Engine {
           s = RunCompaction(std::move(inputs), MergeKind::kBackground);
         }
       }
-      ReleaseFreeHeapMemory();
       lock.lock();
       compaction_busy_ = false;
       if (!s.ok() && !(absl::IsCancelled(s) && shutting_down_)) {
@@ -1104,18 +1097,6 @@ class Engine {
   }
 
   static constexpr int kCompactionNice = 10;
-
-  // A flush or a compaction frees megabytes of temporaries (the builder's index, filter and key
-  // hashes). glibc keeps freed memory in the thread's arena, and after freeing one large block it
-  // raises its mmap threshold, so later large blocks come from the arena too: without a trim the
-  // process would hold its largest compaction's temporaries for good (measured: 9 MiB of arena
-  // and 7 MiB of heap after a 1M-key fill). The trim runs once per flush or compaction, on the
-  // background thread, off every lock.
-  static void ReleaseFreeHeapMemory() {
-#ifdef __GLIBC__
-    ::malloc_trim(0);
-#endif
-  }
 
   std::vector<Run> PickCompaction(const Version& version) const {
     return internal::PickCompaction<Filter>(version.runs, options_);

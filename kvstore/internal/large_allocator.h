@@ -1,12 +1,15 @@
-// An allocator for large, short-lived buffers of background work (a segment builder's key hashes):
-// blocks of kLargeBytes or more are mapped and unmapped directly instead of coming from malloc.
+// An allocator for kvstore's large buffers (a segment builder's key hashes and index, a segment's
+// parsed index): blocks from a threshold on are mapped and unmapped directly instead of coming from
+// malloc.
 //
 // Why not malloc: glibc serves a large block with mmap only until it frees one; then it raises its
 // mmap threshold to that block's size (up to 32 MiB) and its trim threshold to twice that, so the
 // next large blocks come from the calling thread's arena, and a thread arena never gives back the
-// free top of its heap below the trim threshold (malloc_trim does not shrink it either). Measured:
-// after one compaction of 1,000,000 keys (8 MB of key hashes) the compaction thread's arena kept
-// 9 MiB resident for the rest of the process.
+// free top of its heap below the trim threshold. Measured: after one compaction of 1,000,000 keys
+// (8 MB of key hashes) the compaction thread's arena kept 9 MiB resident for the rest of the
+// process. kvstore used to call malloc_trim(0) after every flush and compaction instead, but that
+// gives back the free heap of the whole process, the application's too, whose next allocations
+// then fault their pages in again (docs/memory.md, "the heap trim").
 #ifndef KVSTORE_INTERNAL_LARGE_ALLOCATOR_H_
 #define KVSTORE_INTERNAL_LARGE_ALLOCATOR_H_
 
@@ -14,6 +17,8 @@
 
 #include <cstddef>
 #include <new>
+#include <string>
+#include <vector>
 
 namespace kvstore::internal {
 
@@ -21,15 +26,27 @@ namespace kvstore::internal {
 // (this allocator, ByteBuffer), for the glibc behaviour described above.
 inline constexpr size_t kOwnMappingBytes = size_t{1} << 20;
 
-template <typename T>
+// The same for the blocks that flushes and compactions allocate and free over and over (a segment
+// builder's index, a segment's parsed index, which a compaction's views copy): glibc's own initial
+// mmap threshold, so that none of them is a block glibc maps and then raises its threshold for.
+// Not for a write batch's buffer (ByteBuffer) nor a MemTable's list of keys: those are on the
+// writer's path, where a fresh mapping's first touch of each page costs microseconds on some VMs,
+// and what they leave in malloc's arenas was measured at under 2 MiB.
+inline constexpr size_t kOwnMappingMidBytes = size_t{128} << 10;
+
+template <typename T, size_t kOwnFromBytes = kOwnMappingBytes>
 class LargeBlockAllocator {
  public:
   using value_type = T;
-  static constexpr size_t kLargeBytes = kOwnMappingBytes;
+  static constexpr size_t kLargeBytes = kOwnFromBytes;
+  template <typename U>
+  struct rebind {
+    using other = LargeBlockAllocator<U, kOwnFromBytes>;
+  };
 
   LargeBlockAllocator() = default;
   template <typename U>
-  LargeBlockAllocator(const LargeBlockAllocator<U>&) noexcept {}  // NOLINT: rebinding converts.
+  LargeBlockAllocator(const LargeBlockAllocator<U, kOwnFromBytes>&) noexcept {}  // NOLINT: rebinding
 
   T* allocate(size_t n) {
     if (n > max_size()) throw std::bad_array_new_length();
@@ -52,10 +69,16 @@ class LargeBlockAllocator {
   static constexpr size_t max_size() { return ~size_t{0} / sizeof(T); }
 
   template <typename U>
-  bool operator==(const LargeBlockAllocator<U>&) const noexcept {
+  bool operator==(const LargeBlockAllocator<U, kOwnFromBytes>&) const noexcept {
     return true;
   }
 };
+
+// Containers whose blocks from kOwnMappingMidBytes on are mappings of their own.
+template <typename T>
+using MidBlockVector = std::vector<T, LargeBlockAllocator<T, kOwnMappingMidBytes>>;
+using MidBlockString =
+    std::basic_string<char, std::char_traits<char>, LargeBlockAllocator<char, kOwnMappingMidBytes>>;
 
 }  // namespace kvstore::internal
 

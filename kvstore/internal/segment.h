@@ -531,7 +531,7 @@ class SegmentBuilder {
     const uint64_t filter_offset = offset_;
     KV_RETURN_IF_ERROR(Write(filter));
 
-    std::string index;
+    MidBlockString index;
     PutLengthPrefixed(&index, Filter::Name());
     PutFixed64(&index, info_.num_entries);
     PutFixed64(&index, info_.num_deletions);
@@ -724,10 +724,10 @@ class SegmentBuilder {
   std::vector<uint32_t> record_value_sizes_;                // the size of each record's value
   std::vector<uint32_t> fingerprints_;                      // of the block being finished
   std::string stripped_;                                    // block_ without the shared prefix
-  std::string index_entries_;
+  MidBlockString index_entries_;
   std::string previous_index_key_;  // The last key of the block before, in index_entries_
   uint32_t num_blocks_ = 0;
-  std::vector<uint64_t, LargeBlockAllocator<uint64_t>> key_hashes_;
+  MidBlockVector<uint64_t> key_hashes_;
   std::string last_key_;
   uint64_t last_tag_ = 0;
   SegmentInfo info_;
@@ -1642,10 +1642,10 @@ class Segment {
   SegmentInfo info_;
   std::string filter_storage_;  // The filter's bytes, when the file cannot lend stable views.
   absl::string_view filter_;    // Into the mapping or filter_storage_.
-  std::string index_keys_;
-  std::vector<BlockEntry> entries_;         // One per block, then the end of the data.
-  std::vector<uint64_t> sampled_prefixes_;  // entries_[i * kSampleStride].prefix
-  std::vector<BlockKey> block_keys_;
+  MidBlockString index_keys_;
+  MidBlockVector<BlockEntry> entries_;         // One per block, then the end of the data.
+  MidBlockVector<uint64_t> sampled_prefixes_;  // entries_[i * kSampleStride].prefix
+  MidBlockVector<BlockKey> block_keys_;
   size_t index_shared_ = 0;  // Bytes the smallest and the largest key share.
   std::shared_ptr<std::atomic<bool>[]> verified_;
   BlockDecoding decoding_;
