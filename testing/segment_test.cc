@@ -910,6 +910,39 @@ TEST(SegmentFormatTest, LookupsAcrossManyBlocksWithEqualPrefixes) {
   }
 }
 
+// A segment whose parsed index is larger than kOwnMappingMidBytes, so that its blocks are mappings
+// of their own (MidBlockString, MidBlockVector): lookups, a cursor and a clipped view, which copies
+// the index, all still see every key.
+TEST(SegmentFormatTest, IndexLargerThanTheOwnMappingThresholdRoundTrips) {
+  const std::string dir = testing::NewTempDir("segment_large_index");
+  KV_ASSERT_OK(Env::Default()->CreateDir(dir));
+  std::vector<Entry> entries;
+  for (int i = 0; i < 30000; ++i) {
+    entries.push_back({absl::StrFormat("%08d-%031d", 2 * i, i), PackTag(i + 1, EntryKind::kValue),
+                       absl::StrCat("v", i)});
+  }
+  BuildSegment<BloomFilter<10>>(dir, 1, entries, 256);
+  auto segment = ValueOrDie(Segment<BloomFilter<10>>::Open(Env::Default(), dir, 1));
+  // The index's keys alone: a last key of 40 bytes per block.
+  ASSERT_GT(segment->num_blocks() * 40, kOwnMappingMidBytes);
+  for (size_t i = 0; i < entries.size(); i += 7) {
+    ASSERT_EQ(LookUp(*segment, entries[i].key), entries[i].value) << entries[i].key;
+  }
+  const Entry& middle = entries[entries.size() / 2];
+  ASSERT_TRUE(segment->CanClipBelow(middle.key));
+  auto clipped = segment->ClippedBelow(middle.key);
+  Segment<BloomFilter<10>>::Cursor cursor(clipped);
+  cursor.Seek(middle.key, LookupTag(kMaxSequence));
+  for (size_t i = entries.size() / 2; i < entries.size(); ++i, cursor.Next()) {
+    ASSERT_TRUE(cursor.Valid()) << i;
+    ASSERT_EQ(cursor.record().key, entries[i].key);
+    ASSERT_EQ(cursor.record().value, entries[i].value);
+  }
+  EXPECT_FALSE(cursor.Valid());
+  segment.reset();  // The view keeps what it copied.
+  EXPECT_EQ(LookUp(*clipped, entries.back().key), entries.back().value);
+}
+
 // A block whose records start past 65535 bytes stores 4-byte record offsets and says so.
 TEST(SegmentFormatTest, LargeBlocksUseWideOffsets) {
   const std::string dir = testing::NewTempDir("segment_wide");
