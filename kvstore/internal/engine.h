@@ -18,9 +18,6 @@
 #define KVSTORE_INTERNAL_ENGINE_H_
 
 #include <sys/resource.h>
-
-#ifdef __GLIBC__
-#endif
 #include <unistd.h>
 
 #include <algorithm>
