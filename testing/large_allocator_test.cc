@@ -10,21 +10,10 @@
 #include <utility>
 
 #include "gtest/gtest.h"
+#include "testing/sanitizers.h"
 
 namespace kvstore::internal {
 namespace {
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kGlibcMalloc = false;  // The sanitizers bring allocators of their own.
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kGlibcMalloc = false;
-#else
-constexpr bool kGlibcMalloc = true;
-#endif
-#else
-constexpr bool kGlibcMalloc = true;
-#endif
 
 // Bytes malloc has handed out, its own mappings included.
 size_t MallocInUse() {
@@ -61,7 +50,8 @@ TEST(LargeBlockAllocatorTest, StringKeepsItsContentsAsItGrowsPastTheThreshold) {
 }
 
 TEST(LargeBlockAllocatorTest, BlocksFromTheThresholdOnAreNotMallocs) {
-  if (!kGlibcMalloc) GTEST_SKIP() << "needs glibc's malloc statistics";
+  // The sanitizers bring allocators of their own.
+  if (KVSTORE_SANITIZED) GTEST_SKIP() << "needs glibc's malloc statistics";
   const size_t before = MallocInUse();
   {
     MidBlockVector<char> large(2 * kOwnMappingMidBytes, 'x');

@@ -17,6 +17,8 @@
 #include <system_error>
 #include <vector>
 
+#include "testing/sanitizers.h"
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 namespace {
@@ -41,15 +43,7 @@ bool RunFile(const std::filesystem::path& path) {
 // shadow memory), a 4 GB cap on the address space makes such an allocation throw std::bad_alloc
 // here too, so an out-of-memory regression input keeps failing if its bug comes back.
 void LimitAddressSpace() {
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer) || __has_feature(hwaddress_sanitizer)
-  return;
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  return;
-#endif
+  if (KVSTORE_SANITIZED) return;
   constexpr rlim_t kLimit = rlim_t{4} << 30;
   struct rlimit limit;
   if (getrlimit(RLIMIT_AS, &limit) == 0 && (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > kLimit)) {

@@ -75,6 +75,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "kvstore/kvstore.h"
+#include "testing/sanitizers.h"
 #include "testing/stress/model.h"
 
 ABSL_FLAG(std::string, dir, "", "Directory for the stores (created; the two stores go in "
@@ -105,17 +106,6 @@ ABSL_FLAG(int, cycle, 0, "internal: crash cycle of a child");
 ABSL_FLAG(int, ack_fd, -1, "internal: the child's acknowledgement pipe");
 ABSL_FLAG(std::string, state_file, "", "internal: the child's initial expected state");
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define KVSTORE_STRESS_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer)
-#define KVSTORE_STRESS_SANITIZED 1
-#endif
-#endif
-#ifndef KVSTORE_STRESS_SANITIZED
-#define KVSTORE_STRESS_SANITIZED 0
-#endif
 
 namespace kvstore::stress {
 namespace {
@@ -2280,7 +2270,7 @@ int main(int argc, char** argv) {
   config.cycle = absl::GetFlag(FLAGS_cycle);
   config.ack_fd = absl::GetFlag(FLAGS_ack_fd);
   int cycles = absl::GetFlag(FLAGS_crash_cycles);
-  if (KVSTORE_STRESS_SANITIZED && absl::GetFlag(FLAGS_sanitizer_scale) && mode != "child") {
+  if (KVSTORE_SANITIZED && absl::GetFlag(FLAGS_sanitizer_scale) && mode != "child") {
     config.ops = config.ops > 0 ? std::max<int64_t>(config.ops / 4, 100) : 0;
     config.reopen_every = config.reopen_every > 0 ? std::max<int64_t>(config.reopen_every / 4, 50) : 0;
     cycles = std::max(cycles / 4, 3);
@@ -2309,7 +2299,7 @@ int main(int argc, char** argv) {
                                          : absl::StrCat(" --ops=", config.ops, config.duration_s > 0
                                                                                   ? absl::StrCat(" --duration_s=", config.duration_s)
                                                                                   : ""),
-      KVSTORE_STRESS_SANITIZED ? " (sanitizer build: counts already scaled; pass --sanitizer_scale=false)" : "");
+      KVSTORE_SANITIZED ? " (sanitizer build: counts already scaled; pass --sanitizer_scale=false)" : "");
   int rc;
   if (mode == "run") {
     std::printf("%s\n", config.command_line.c_str());
