@@ -2,10 +2,11 @@
 // process of its own (a process's peak never goes down), at two record shapes.
 //
 //   tools/bazel run -c opt //benchmarks:peak_memory -- [--scale=1.0] [--synced=10000]
-//       [--shape=16/100|24/400] [--phases]
+//       [--shape=16/100|24/400] [--engine=kvstore|leveldb] [--phases]
 //
 // --phases prints, after each phase, its wall time, the peak so far, the resident anonymous and
-// mapped-file memory and the size of the store's files (to stderr).
+// mapped-file memory, what malloc hands out and holds free, and the size of the store's files (to
+// stderr).
 // The workload, in one process: fill N keys in key order into a first store and close it; then
 // in a second store fill N in random order, overwrite all N, read N present and N missing keys,
 // scan everything, delete 10%, and make `--synced` synced Sets. Shapes: 1,000,000 keys of 16
@@ -144,10 +145,13 @@ bool Workload(Engine& engine, const std::string& dir, const Shape& shape, uint64
       if (!error) files += size;
     }
     std::fprintf(stderr,
-                 "  %-10s %6.2f s  peak %6.1f MiB  anon %6.1f  file %6.1f  store files %6.1f MiB\n",
+                 "  %-10s %6.2f s  peak %6.1f MiB  anon %6.1f  file %6.1f  store files %6.1f MiB\n"
+                 "                        malloc: in use %.1f MiB, held free %.1f MiB\n",
                  phase, seconds, kvstore::bench::PeakRssBytes().value_or(0) / 1048576.0,
                  kvstore::bench::RssAnonBytes().value_or(0) / 1048576.0,
-                 kvstore::bench::RssFileBytes().value_or(0) / 1048576.0, files / 1048576.0);
+                 kvstore::bench::RssFileBytes().value_or(0) / 1048576.0, files / 1048576.0,
+                 kvstore::bench::HeapAllocatedBytes() / 1048576.0,
+                 kvstore::bench::HeapFreeBytes() / 1048576.0);
     if (const std::string layout = engine.Layout(); !layout.empty()) {
       std::fprintf(stderr, "                        %s\n", layout.c_str());
     }
@@ -215,6 +219,7 @@ int main(int argc, char** argv) {
   uint64_t synced = 10000;
   bool phases = false;
   std::string only_shape;  // "16/100" or "24/400"; empty: both
+  std::string only_engine;  // "kvstore" or "leveldb"; empty: both
   std::string parent;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--scale=", 8) == 0) {
@@ -227,6 +232,8 @@ int main(int argc, char** argv) {
       only_shape = argv[i] + 8;
     } else if (std::strncmp(argv[i], "--dir=", 6) == 0) {
       parent = argv[i] + 6;
+    } else if (std::strncmp(argv[i], "--engine=", 9) == 0) {
+      only_engine = argv[i] + 9;
     } else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
@@ -252,6 +259,7 @@ int main(int argc, char** argv) {
       continue;
     }
     for (const char* name : {"kvstore", "leveldb"}) {
+      if (!only_engine.empty() && only_engine != name) continue;
       const std::string dir = (*scratch)->Child(absl::StrCat("run", run++));
       std::filesystem::create_directories(dir);
       int fds[2];

@@ -48,4 +48,6 @@ uint64_t HeapAllocatedBytes() {
   return info.uordblks + info.hblkhd;
 }
 
+uint64_t HeapFreeBytes() { return mallinfo2().fordblks; }
+
 }  // namespace kvstore::bench

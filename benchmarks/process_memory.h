@@ -29,6 +29,10 @@ uint64_t PageFaults();
 // Bytes currently handed out by malloc in all arenas, including mmap-ed chunks.
 uint64_t HeapAllocatedBytes();
 
+// Bytes malloc's arenas hold free (including each arena's free top): what the process could give
+// back with malloc_trim. Not all of it need be resident.
+uint64_t HeapFreeBytes();
+
 }  // namespace kvstore::bench
 
 #endif  // KVSTORE_BENCHMARKS_PROCESS_MEMORY_H_
