@@ -121,7 +121,13 @@ struct BloomFilter {
   // Appends to *out (never clears it: the engine builds the filter in place inside a segment
   // buffer) a filter for the keys with these hashes, as given by internal::HashKey. Duplicate
   // hashes are harmless. Appends exactly ApproximateBytes(hashes.size()) bytes.
-  static void Build(absl::Span<const uint64_t> hashes, std::string* out) {
+  //
+  // `Bytes` is std::string, which every policy must accept, or any string of chars with another
+  // allocator: the engine builds large filters in memory it maps itself when a policy takes that
+  // (a compaction's filter runs to megabytes; freed back to malloc, it would raise glibc's mmap
+  // and trim thresholds, see internal/large_allocator.h).
+  template <typename Bytes = std::string>
+  static void Build(absl::Span<const uint64_t> hashes, Bytes* out) {
     namespace bloom = internal::bloom;
     const uint32_t num_blocks = bloom::NumBlocks(hashes.size(), BitsPerKey);
     const size_t start = out->size();
@@ -182,7 +188,8 @@ struct BloomFilter {
 // a filter costs memory and build time and saves nothing.
 struct NoFilter {
   static constexpr absl::string_view Name() { return "none"; }
-  static void Build(absl::Span<const uint64_t> /*hashes*/, std::string* /*out*/) {}
+  template <typename Bytes = std::string>
+  static void Build(absl::Span<const uint64_t> /*hashes*/, Bytes* /*out*/) {}
   static bool MayContain(absl::string_view /*filter*/, uint64_t /*hash*/) { return true; }
   static constexpr size_t ApproximateBytes(size_t /*num_keys*/) { return 0; }
 };

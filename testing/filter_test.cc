@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <memory_resource>
 #include <random>
 #include <string>
 #include <vector>
@@ -136,6 +137,15 @@ TYPED_TEST(BloomFilterTest, BuildAppendsExactlyApproximateBytes) {
     const absl::string_view filter = absl::string_view(out).substr(before);
     for (uint64_t hash : hashes) ASSERT_TRUE(TypeParam::MayContain(filter, hash));
   }
+}
+
+// The engine builds large filters in strings with an allocator of its own; the bytes must be the
+// ones a std::string gets.
+TYPED_TEST(BloomFilterTest, BuildsTheSameBytesIntoAStringWithAnotherAllocator) {
+  const std::vector<uint64_t> hashes = KeyHashes("k", 20000);
+  std::pmr::string other = "prefix";
+  TypeParam::Build(hashes, &other);
+  EXPECT_EQ(absl::string_view(other.data(), other.size()), "prefix" + BuildFilter<TypeParam>(hashes));
 }
 
 TYPED_TEST(BloomFilterTest, FiltersBuiltBackToBackInOneBufferStayIndependent) {

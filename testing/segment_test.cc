@@ -259,7 +259,23 @@ class SegmentTest : public ::testing::Test {
   SegmentInfo info_;
 };
 
-using Filters = ::testing::Types<BloomFilter<10>, NoFilter>;
+// A filter policy that takes only a std::string to build into, as a user's own may: the builder
+// then builds the filter in a std::string rather than in memory it maps itself.
+struct StringOnlyBloomFilter {
+  static absl::string_view Name() { return "string-only-bloom10"; }
+  static void Build(absl::Span<const uint64_t> hashes, std::string* out) {
+    BloomFilter<10>::Build(hashes, out);
+  }
+  static bool MayContain(absl::string_view filter, uint64_t hash) {
+    return BloomFilter<10>::MayContain(filter, hash);
+  }
+};
+static_assert(FilterPolicy<StringOnlyBloomFilter>);
+static_assert(!kFilterBuildsIntoMidBlockString<StringOnlyBloomFilter>);
+static_assert(kFilterBuildsIntoMidBlockString<BloomFilter<10>>);
+static_assert(kFilterBuildsIntoMidBlockString<NoFilter>);
+
+using Filters = ::testing::Types<BloomFilter<10>, NoFilter, StringOnlyBloomFilter>;
 TYPED_TEST_SUITE(SegmentTest, Filters);
 
 TYPED_TEST(SegmentTest, InfoDescribesContents) {
@@ -941,6 +957,35 @@ TEST(SegmentFormatTest, IndexLargerThanTheOwnMappingThresholdRoundTrips) {
   EXPECT_FALSE(cursor.Valid());
   segment.reset();  // The view keeps what it copied.
   EXPECT_EQ(LookUp(*clipped, entries.back().key), entries.back().value);
+}
+
+// A filter larger than kOwnMappingMidBytes, which BloomFilter builds in a mapping of its own: its
+// bytes and checksum are the ones a std::string-only policy writes, and it admits every key.
+TEST(SegmentFormatTest, FilterLargerThanTheOwnMappingThresholdMatchesAStringBuiltOne) {
+  const std::string dir = testing::NewTempDir("segment_large_filter");
+  KV_ASSERT_OK(Env::Default()->CreateDir(dir));
+  std::vector<Entry> entries;
+  for (int i = 0; i < 120000; ++i) {
+    entries.push_back({absl::StrFormat("%09d", i), PackTag(i + 1, EntryKind::kValue), "v"});
+  }
+  BuildSegment<BloomFilter<10>>(dir, 1, entries, 4096);
+  BuildSegment<StringOnlyBloomFilter>(dir, 2, entries, 4096);
+  const std::string mapped_built = ReadFile(SegmentFileName(dir, 1));
+  const std::string string_built = ReadFile(SegmentFileName(dir, 2));
+  const Layout mapped = ReadLayout(mapped_built);
+  const Layout string = ReadLayout(string_built);
+  ASSERT_GT(mapped.filter_size, kOwnMappingMidBytes);
+  ASSERT_EQ(mapped.filter_offset, string.filter_offset);
+  ASSERT_EQ(mapped.filter_size, string.filter_size);
+  EXPECT_TRUE(absl::string_view(mapped_built).substr(mapped.filter_offset, mapped.filter_size) ==
+              absl::string_view(string_built).substr(string.filter_offset, string.filter_size));
+
+  auto segment = ValueOrDie(Segment<BloomFilter<10>>::Open(Env::Default(), dir, 1));
+  KV_EXPECT_OK(segment->Verify());
+  int missed = 0;
+  for (const Entry& e : entries) missed += !segment->MayContain(HashKey(e.key));
+  EXPECT_EQ(missed, 0);
+  EXPECT_EQ(LookUp(*segment, entries.back().key), entries.back().value);
 }
 
 // A block whose records start past 65535 bytes stores 4-byte record offsets and says so.

@@ -1,6 +1,6 @@
-// An allocator for kvstore's large buffers (a segment builder's key hashes and index, a segment's
-// parsed index): blocks from a threshold on are mapped and unmapped directly instead of coming from
-// malloc.
+// An allocator for kvstore's large buffers (a segment builder's key hashes, filter and index, a
+// segment's parsed index): blocks from a threshold on are mapped and unmapped directly instead of
+// coming from malloc.
 //
 // Why not malloc: glibc serves a large block with mmap only until it frees one; then it raises its
 // mmap threshold to that block's size (up to 32 MiB) and its trim threshold to twice that, so the
@@ -27,12 +27,16 @@ namespace kvstore::internal {
 inline constexpr size_t kOwnMappingBytes = size_t{1} << 20;
 
 // The same for the blocks that flushes and compactions allocate and free over and over (a segment
-// builder's index, a segment's parsed index, which a compaction's views copy): glibc's own initial
-// mmap threshold, so that none of them is a block glibc maps and then raises its threshold for.
+// builder's key hashes, filter and index, a segment's parsed index, which a compaction's views
+// copy). Far below glibc's initial mmap threshold (128 KiB) because a segment keeps its parsed
+// index for its whole life: in malloc's background arenas, those blocks sat among the builders'
+// freed ones and pinned the holes between them. At 128 KiB the arenas held 13 MiB free after the
+// last compaction of 3,000,000 keys, and at 16 KiB 2-4 MiB; the issue workload's anonymous memory
+// fell by 4-6 MiB at both shapes, with the same times (docs/memory.md).
 // Not for a write batch's buffer (ByteBuffer) nor a MemTable's list of keys: those are on the
 // writer's path, where a fresh mapping's first touch of each page costs microseconds on some VMs,
 // and what they leave in malloc's arenas was measured at under 2 MiB.
-inline constexpr size_t kOwnMappingMidBytes = size_t{128} << 10;
+inline constexpr size_t kOwnMappingMidBytes = size_t{16} << 10;
 
 template <typename T, size_t kOwnFromBytes = kOwnMappingBytes>
 class LargeBlockAllocator {

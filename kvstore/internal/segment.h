@@ -478,6 +478,12 @@ class IndexEntryReader {
   uint64_t next_offset_ = 0;
 };
 
+// Whether a filter policy builds into a MidBlockString too, not only into a std::string (which is
+// all FilterPolicy asks for), so that a large filter can be built in a mapping of its own.
+template <typename Filter>
+inline constexpr bool kFilterBuildsIntoMidBlockString =
+    requires(absl::Span<const uint64_t> hashes, MidBlockString* out) { Filter::Build(hashes, out); };
+
 // Writes a segment. Versions must arrive in order (key ascending, newest first).
 template <typename Filter>
 class SegmentBuilder {
@@ -525,11 +531,13 @@ class SegmentBuilder {
     KV_RETURN_IF_ERROR(FinishBlock());
     info_.largest_key = last_key_;
 
-    std::string filter;
-    Filter::Build(absl::Span<const uint64_t>(key_hashes_), &filter);
-    PutFixed64(&filter, Checksum(filter, kFilterSalt));
     const uint64_t filter_offset = offset_;
-    KV_RETURN_IF_ERROR(Write(filter));
+    uint64_t filter_size = 0;
+    if constexpr (kFilterBuildsIntoMidBlockString<Filter>) {
+      KV_ASSIGN_OR_RETURN(filter_size, WriteFilter<MidBlockString>());
+    } else {
+      KV_ASSIGN_OR_RETURN(filter_size, WriteFilter<std::string>());
+    }
 
     MidBlockString index;
     PutLengthPrefixed(&index, Filter::Name());
@@ -547,7 +555,7 @@ class SegmentBuilder {
 
     std::string footer;
     PutFixed64(&footer, filter_offset);
-    PutFixed64(&footer, filter.size());
+    PutFixed64(&footer, filter_size);
     PutFixed64(&footer, index_offset);
     PutFixed64(&footer, index.size());
     PutFixed32(&footer, kFormatVersion);
@@ -701,6 +709,20 @@ class SegmentBuilder {
     }
     stripped_.append(block_.data() + record_keys_.front().first, shared);
     block_.swap(stripped_);
+  }
+
+  // Builds and writes the filter and its checksum; returns the bytes written. The checksum goes
+  // in a write of its own: appended to the filter, it would grow the filter's buffer to twice its
+  // size, copying it.
+  template <typename Bytes>
+  absl::StatusOr<uint64_t> WriteFilter() {
+    Bytes filter;
+    Filter::Build(absl::Span<const uint64_t>(key_hashes_), &filter);
+    std::string checksum;
+    PutFixed64(&checksum, Checksum(filter, kFilterSalt));
+    KV_RETURN_IF_ERROR(Write(filter));
+    KV_RETURN_IF_ERROR(Write(checksum));
+    return filter.size() + checksum.size();
   }
 
   absl::Status Write(absl::string_view bytes) {
