@@ -195,7 +195,8 @@ def parse_suite(path):
 
 # Figures some workloads report besides ops/s: write latency percentiles, a phase's wall time and
 # the page faults the process took in it.
-EXTRA_FIGURES = [key for _, key in LATENCY_COUNTERS] + ["phase_ms", "page_faults"]
+EXTRA_FIGURES = [key for _, key in LATENCY_COUNTERS] + ["clock_steps_back", "phase_ms",
+                                                         "page_faults"]
 
 
 def median(values):
@@ -464,8 +465,24 @@ def latency_table(engines, results):
                 continue
             cells = [f"{r[key]:,.1f}" if r.get(key) is not None else "n/a"
                      for _, key in LATENCY_COUNTERS]
+            if r.get("clock_steps_back"):
+                cells = [f"{c} (untrusted)" for c in cells]
             lines.append(f"| `{workload}` | {engine_title(e)} | " + " | ".join(cells) + " |")
     return lines
+
+
+def clock_steps_back_lines(engines, results):
+    """A warning for every write pass in which the clock read an end before its start."""
+    lines = []
+    for workload in LATENCY_WORKLOADS:
+        for e in engines:
+            steps = (results.get(e, {}).get(workload) or {}).get("clock_steps_back")
+            if steps:
+                lines.append(f"- `{workload}`, {engine_title(e, mark_rocksdb=False)}: the clock "
+                             f"stepped back during {steps:,.0f} writes (the VM's vCPU clocks "
+                             "drifted apart); that pass's latencies are marked untrusted and "
+                             "not judged.")
+    return lines + [""] if lines else []
 
 
 # Issue 16's targets for writes: p99.9 no higher than LevelDB's, no single write of 50 ms or more.
@@ -480,6 +497,10 @@ def latency_targets(engines, results):
     for workload in LATENCY_WORKLOADS:
         k = results.get("kvstore", {}).get(workload) or {}
         l = results.get("leveldb", {}).get(workload) or {}
+        if k.get("clock_steps_back") or l.get("clock_steps_back"):
+            lines.append(f"- `{workload}`, kvstore: not judged; the clock stepped back in this "
+                         "pass (above).")
+            continue
         parts = []
         if k.get("p999_us") is not None and l.get("p999_us"):
             x = k["p999_us"] / l["p999_us"]
@@ -587,6 +608,8 @@ def draw_latency_chart(out_dir, raw_dir, engines, results, config):
         for e in engines:
             r = results.get(e, {}).get(workload) or {}
             values = [r.get(key) for _, key in LATENCY_COUNTERS]
+            if r.get("clock_steps_back"):  # Untrusted (see clock_steps_back_lines): not drawn.
+                continue
             if any(v is not None for v in values):
                 series.append((engine_series_title(e), ENGINE_COLORS.get(e, "#777777"), values))
         if series:
@@ -1198,11 +1221,13 @@ def main():
                   "only):\n")
     md.extend(latency_table(engines, latency_results))
     md.append("")
+    md.extend(clock_steps_back_lines(engines, latency_results))
     md.extend(latency_targets(engines, latency_results))
     if latency:
         md.append(f"The main pass, at {num:,} keys:\n")
         md.extend(latency_table(engines, results))
         md.append("")
+        md.extend(clock_steps_back_lines(engines, results))
     latency_chart = draw_latency_chart(out_dir, raw_dir, engines, latency_results, latency_config)
     if latency_chart:
         md.append(f"![write latency percentiles per engine, log scale]"
