@@ -28,6 +28,7 @@
 #include "kvstore/internal/coding.h"
 #include "kvstore/internal/format.h"
 #include "kvstore/internal/hash.h"
+#include "testing/string_only_filter.h"
 #include "testing/test_util.h"
 
 namespace kvstore::internal {
@@ -259,18 +260,7 @@ class SegmentTest : public ::testing::Test {
   SegmentInfo info_;
 };
 
-// A filter policy that takes only a std::string to build into, as a user's own may: the builder
-// then builds the filter in a std::string rather than in memory it maps itself.
-struct StringOnlyBloomFilter {
-  static absl::string_view Name() { return "string-only-bloom10"; }
-  static void Build(absl::Span<const uint64_t> hashes, std::string* out) {
-    BloomFilter<10>::Build(hashes, out);
-  }
-  static bool MayContain(absl::string_view filter, uint64_t hash) {
-    return BloomFilter<10>::MayContain(filter, hash);
-  }
-};
-static_assert(FilterPolicy<StringOnlyBloomFilter>);
+using ::kvstore::testing::StringOnlyBloomFilter;
 static_assert(!kFilterBuildsIntoMidBlockString<StringOnlyBloomFilter>);
 static_assert(kFilterBuildsIntoMidBlockString<BloomFilter<10>>);
 static_assert(kFilterBuildsIntoMidBlockString<NoFilter>);

@@ -29,6 +29,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kvstore/kvstore.h"
+#include "testing/string_only_filter.h"
 #include "testing/test_util.h"
 
 namespace kvstore {
@@ -1442,23 +1443,12 @@ TEST(OpenTest, DifferentFilterIsRefused) {
   EXPECT_EQ(ValueOrDie(store->Get("a")), 1);
 }
 
-// A filter policy of a user's own, written as FilterPolicy asks: Build takes a std::string only.
-struct UserStringFilter {
-  static absl::string_view Name() { return "user-bloom8"; }
-  static void Build(absl::Span<const uint64_t> hashes, std::string* out) {
-    BloomFilter<8>::Build(hashes, out);
-  }
-  static bool MayContain(absl::string_view filter, uint64_t hash) {
-    return BloomFilter<8>::MayContain(filter, hash);
-  }
-};
-
 // Flushes, a compaction whose filter is larger than the engine's own-mapping threshold, and a
 // reopen, with a policy that cannot build into the engine's own buffers.
 TEST(OpenTest, UserFilterPolicyThatBuildsIntoStdStringServesEveryKey) {
-  using Store = KVStore<uint64_t, std::string, DefaultSerializer, UserStringFilter>;
+  using Store = KVStore<uint64_t, std::string, DefaultSerializer, testing::StringOnlyBloomFilter>;
   const std::string dir = NewTempDir();
-  constexpr uint64_t kKeys = 60000;  // About 60 KB of filter once compacted.
+  constexpr uint64_t kKeys = 60000;  // About 75 KB of filter once compacted.
   {
     auto store = ValueOrDie(Store::Open(dir));
     for (uint64_t k = 0; k < kKeys; ++k) KV_ASSERT_OK(store->Set(2 * k, absl::StrCat("v", k)));
@@ -1471,7 +1461,7 @@ TEST(OpenTest, UserFilterPolicyThatBuildsIntoStdStringServesEveryKey) {
     ASSERT_EQ(ValueOrDie(store->Get(2 * k)), absl::StrCat(k % 3 == 0 ? "w" : "v", k)) << k;
     ASSERT_EQ(store->Get(2 * k + 1).status().code(), absl::StatusCode::kNotFound) << k;
   }
-  auto wrong = KVStore<uint64_t, std::string, DefaultSerializer, BloomFilter<8>>::Open(dir);
+  auto wrong = KVStore<uint64_t, std::string, DefaultSerializer, BloomFilter<10>>::Open(dir);
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kFailedPrecondition) << wrong.status();
 }
 
