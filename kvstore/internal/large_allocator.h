@@ -32,7 +32,7 @@ inline constexpr size_t kOwnMappingBytes = size_t{1} << 20;
 // index for its whole life: in malloc's background arenas, those blocks sat among the builders'
 // freed ones and pinned the holes between them. At 128 KiB the arenas held 13 MiB free after the
 // last compaction of 3,000,000 keys, and at 16 KiB 2-4 MiB; the issue workload's anonymous memory
-// fell by 4-6 MiB at both shapes, with the same times (docs/memory.md).
+// fell by 3.6-6.3 MiB at both shapes, with the same times (docs/memory.md).
 // Not for a write batch's buffer (ByteBuffer) nor a MemTable's list of keys: those are on the
 // writer's path, where a fresh mapping's first touch of each page costs microseconds on some VMs,
 // and what they leave in malloc's arenas was measured at under 2 MiB.

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -532,12 +533,9 @@ class SegmentBuilder {
     info_.largest_key = last_key_;
 
     const uint64_t filter_offset = offset_;
-    uint64_t filter_size = 0;
-    if constexpr (kFilterBuildsIntoMidBlockString<Filter>) {
-      KV_ASSIGN_OR_RETURN(filter_size, WriteFilter<MidBlockString>());
-    } else {
-      KV_ASSIGN_OR_RETURN(filter_size, WriteFilter<std::string>());
-    }
+    using FilterBytes =
+        std::conditional_t<kFilterBuildsIntoMidBlockString<Filter>, MidBlockString, std::string>;
+    KV_ASSIGN_OR_RETURN(const uint64_t filter_size, WriteFilter<FilterBytes>());
 
     MidBlockString index;
     PutLengthPrefixed(&index, Filter::Name());
