@@ -447,6 +447,48 @@ TEST(StoreTest, OverwriteAndDeleteAcrossMemTableSegmentsAndReopen) {
   ExpectStoreEquals(*store, model, probes);
 }
 
+// A store that is never compacted piles up runs: with 40 of them, every key still reads its
+// newest version, whichever run holds it, and deletions in newer runs still hide older versions.
+TEST(StoreTest, GetReadsTheNewestVersionAcrossFortyRuns) {
+  Options options;
+  options.background_compaction = false;  // Every flush stays a run of its own.
+  const std::string dir = NewTempDir();
+  using Store = KVStore<std::string, std::string>;
+  constexpr int kRuns = 40, kKeys = 400;
+  std::map<std::string, std::string> model;
+  std::vector<std::string> probes;
+  for (int i = 0; i < kKeys; ++i) probes.push_back(Key(i));
+  probes.push_back("absent");
+  auto store = ValueOrDie(Store::Open(dir, options));
+  for (int run = 0; run < kRuns; ++run) {
+    // The first and last keys make every flush span the whole key range, so none joins another run.
+    for (int i : {0, kKeys - 1}) {
+      KV_ASSERT_OK(store->Set(Key(i), absl::StrCat("run-", run)));
+      model[Key(i)] = absl::StrCat("run-", run);
+    }
+    for (int i = run; i < kKeys; i += kRuns) {
+      if ((i / kRuns) % 3 == 2) {
+        KV_ASSERT_OK(store->Delete(Key(i)));
+        model.erase(Key(i));
+      } else {
+        KV_ASSERT_OK(store->Set(Key(i), absl::StrCat("key-", i, "-run-", run)));
+        model[Key(i)] = absl::StrCat("key-", i, "-run-", run);
+      }
+    }
+    // Older versions of the keys the next runs will write, so that newer runs shadow them.
+    for (int i = run + 1; i < kKeys; i += kRuns) {
+      KV_ASSERT_OK(store->Set(Key(i), absl::StrCat("stale-", run)));
+      model[Key(i)] = absl::StrCat("stale-", run);
+    }
+    KV_ASSERT_OK(store->Flush());
+  }
+  EXPECT_EQ(Property(*store, "kvstore.num-runs"), static_cast<uint64_t>(kRuns));
+  ExpectStoreEquals(*store, model, probes);
+  store.reset();
+  store = ValueOrDie(Store::Open(dir, options));
+  ExpectStoreEquals(*store, model, probes);
+}
+
 // GetInto reads into the caller's value: found in the MemTable or a segment, its old contents are
 // replaced (a string keeps its buffer); not found, the value is left as it was.
 TEST(StoreTest, GetIntoReusesTheCallersValue) {
