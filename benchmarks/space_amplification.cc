@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -19,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
 #include "benchmarks/flag_parsing.h"
+#include "benchmarks/scratch_dir.h"
 #include "kvstore/kvstore.h"
 #include "tools/datagen/datagen.h"
 
@@ -33,7 +33,7 @@ struct Flags {
   uint64_t value_size = 100;
   uint64_t shrink_value_size = 10;
   uint64_t settle_s = 60;
-  std::string dir;
+  std::string dir;  // Parent of the store's own directory; empty: $TMPDIR, else /tmp.
 };
 
 uint64_t DirectoryBytes(const std::string& dir) {
@@ -71,11 +71,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "unknown flag %s\nflags: --live_mb --write_mb --key_size --value_size --shrink_value_size --settle_s --dir\n", argv[i]);
     return 2;
   }
-  if (flags.dir.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    flags.dir = std::string(tmp != nullptr ? tmp : "/tmp") + "/kvstore-space-amp";
+  // A directory of this process's own, removed on exit: two runs at once (two CI jobs sharing
+  // /tmp) must not delete each other's store.
+  auto scratch = kvstore::bench::ScratchDir::Create(flags.dir);
+  if (!scratch.ok()) {
+    std::fprintf(stderr, "%s\n", scratch.status().ToString().c_str());
+    return 1;
   }
-  std::filesystem::remove_all(flags.dir);
+  const std::string dir = (*scratch)->Child("store");
 
   const uint64_t record_bytes = flags.key_size + flags.value_size;
   kvstore::datagen::Spec spec;
@@ -89,7 +92,7 @@ int main(int argc, char** argv) {
   }
   kvstore::datagen::Generator gen(spec);
 
-  auto store = kvstore::KVStore<std::string, std::string>::Open(flags.dir);
+  auto store = kvstore::KVStore<std::string, std::string>::Open(dir);
   if (!store.ok()) {
     std::fprintf(stderr, "open: %s\n", std::string(store.status().message()).c_str());
     return 1;
@@ -123,7 +126,7 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   const uint64_t live_bytes = spec.count * record_bytes;
-  const uint64_t file_bytes = DirectoryBytes(flags.dir);
+  const uint64_t file_bytes = DirectoryBytes(dir);
   const uint64_t user = Property(**store, "kvstore.user-bytes-written");
   const uint64_t flushed = Property(**store, "kvstore.flush-bytes-written");
   const uint64_t compacted = Property(**store, "kvstore.compaction-bytes-written");
@@ -180,6 +183,5 @@ int main(int argc, char** argv) {
   }
   met &= settle("delete-heavy:", 0);
   (void)(*store)->Close();
-  std::filesystem::remove_all(flags.dir);
   return met ? 0 : 1;
 }

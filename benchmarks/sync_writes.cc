@@ -8,22 +8,23 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstdlib>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "benchmark/benchmark.h"
+#include "benchmarks/scratch_dir.h"
 #include "kvstore/kvstore.h"
 #include "tools/datagen/datagen.h"
 
 namespace {
 
-std::string ScratchDir(const std::string& name) {
-  const char* tmp = std::getenv("TMPDIR");
-  return std::string(tmp != nullptr ? tmp : "/tmp") + "/kvstore-sync-bench-" + name;
-}
+// This process's own directory ($TMPDIR or /tmp), made by main and removed on exit: two runs at
+// once (two CI jobs sharing /tmp) must not delete each other's files.
+const kvstore::bench::ScratchDir* g_scratch = nullptr;
+
+std::string ScratchDir(const std::string& name) { return g_scratch->Child(name); }
 
 // The floor: append 116 bytes and fdatasync, one thread.
 void BM_RawFdatasync(benchmark::State& state) {
@@ -86,4 +87,16 @@ BENCHMARK(BM_KVStoreSyncedSet)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  auto scratch = kvstore::bench::ScratchDir::Create("");
+  if (!scratch.ok()) {
+    std::fprintf(stderr, "%s\n", scratch.status().ToString().c_str());
+    return 1;
+  }
+  g_scratch = scratch->get();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
